@@ -1,0 +1,381 @@
+"""Configuration as frozen dataclasses, loadable from YAML and ``key.sub=value`` overrides.
+
+Each configurable component owns one frozen dataclass whose ``__post_init__`` validates it, so constructing a
+config *is* validating it. This module holds only the generic machinery: converting plain data (a YAML mapping,
+command-line overrides) into such dataclasses and back.
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Optim:
+    ...     lr: float = 0.025
+    ...     momentum: float = 0.9
+    >>> cfg = apply_overrides(from_dict(Optim, {"lr": "3e-4"}), ["momentum=0.5"])
+    >>> cfg
+    Optim(lr=0.0003, momentum=0.5)
+    >>> to_dict(cfg)
+    {'lr': 0.0003, 'momentum': 0.5}
+
+Nested configs are given as nested mappings in YAML and reached with dotted keys in overrides
+(``optim.lr=0.1``). Config classes must be defined at module level so that their (possibly postponed)
+annotations can be resolved.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import enum
+import types
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePath
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+__all__ = ["ConfigError", "apply_overrides", "from_dict", "load_config", "save_config", "to_dict"]
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value, key or file is invalid; the message names it and what would be valid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Override:
+    """One ``key=value`` value: parsed with ``ast.literal_eval``, falling back to the raw text."""
+
+    raw: str
+
+    @property
+    def parsed(self) -> Any:
+        try:
+            return ast.literal_eval(self.raw)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return self.raw
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], *, _where: str = "") -> T:
+    """Build the dataclass ``cls`` from plain data, converting values per the field annotations.
+
+    Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``Path``, enums, ``Literal[...]``,
+    ``Optional[...]``/unions, ``tuple[X, ...]``, ``tuple[X, Y]``, ``list[X]``, ``dict[str, X]``, ``Any`` and
+    nested dataclasses (given as mappings). Floats also accept strings such as ``"3e-4"``, which YAML 1.1
+    leaves as strings.
+
+    Args:
+        cls: A dataclass type (frozen, by convention).
+        data: Field values by name; missing fields take their defaults.
+
+    Returns:
+        The constructed (and therefore validated) instance.
+
+    Raises:
+        ConfigError: On an unknown or missing key, a value of the wrong type, or a failed validation.
+    """
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"from_dict needs a dataclass type, got {cls!r}")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{_where.rstrip('.') or cls.__name__}: expected a mapping of keys to values, "
+                          f"got {data!r} ({type(data).__name__})")
+    hints = _init_field_types(cls)
+    for key in data:
+        if key not in hints:
+            raise _unknown_key(str(key), cls, hints, _where)
+    missing = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in data and _is_required(f)]
+    if missing:
+        raise ConfigError(f"{cls.__name__}: missing required key(s) {', '.join(_where + m for m in missing)}")
+    kwargs = {key: _convert(value, hints[key], f"{_where}{key}") for key, value in data.items()}
+    return _construct(cls, kwargs, _where)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Turn a config dataclass into nested plain data (dicts, lists, str, int, float, bool, None).
+
+    The result is safe for JSON and ``yaml.safe_dump``, and ``from_dict(type(cfg), to_dict(cfg)) == cfg``.
+    """
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        raise TypeError(f"to_dict needs a dataclass instance, got {cfg!r}")
+    return {f.name: _plain(getattr(cfg, f.name), f.name) for f in dataclasses.fields(cfg) if f.init}
+
+
+def apply_overrides(cfg: T, overrides: Iterable[str]) -> T:
+    """Return a copy of ``cfg`` with ``key=value`` overrides applied; ``cfg`` itself is unchanged.
+
+    Dotted keys reach nested dataclasses (``optim.lr=0.1``); a leading ``--`` is ignored. Values are parsed
+    with ``ast.literal_eval`` (never ``eval``), so ``3``, ``0.1``, ``True``, ``None``, ``(1, 2)`` and
+    ``'text'`` work; anything else (``cosine``, ``runs/a``) is taken as the raw string. All overrides are
+    applied before validation runs, once per touched dataclass, and later ones win.
+
+    Raises:
+        ConfigError: On a malformed override, an unknown key, or a value the field does not accept.
+    """
+    tree = _override_tree(overrides)
+    return _apply_tree(cfg, tree, "") if tree else cfg
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterable[str] = ()) -> T:
+    """Load ``cls`` from a YAML file (or from its defaults when ``path`` is None), then apply overrides.
+
+    Example:
+        >>> cfg = load_config(SearchConfig, "search.yaml", ["epochs=10", "optim.lr=0.05"])  # doctest: +SKIP
+    """
+    data: Any = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config file {path} must hold a mapping of keys to values, "
+                              f"got {type(data).__name__}")
+    return apply_overrides(from_dict(cls, data), overrides)
+
+
+def save_config(cfg: Any, path: str | Path) -> Path:
+    """Write ``cfg`` as YAML atomically (a reader never sees a half-written file); returns the path."""
+    from parsecnas.run.atomic import atomic_write_text  # run/ does not import config: no cycle
+
+    return atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _init_field_types(cls: type) -> dict[str, Any]:
+    try:
+        hints = get_type_hints(cls)
+    except NameError as exc:
+        raise TypeError(f"cannot resolve the annotations of {cls.__name__} ({exc}); config classes must "
+                        f"be defined at module level") from exc
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+
+
+def _is_required(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _unknown_key(key: str, cls: type, hints: Mapping[str, Any], where: str) -> ConfigError:
+    valid = sorted(hints)
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"; did you mean {where}{close[0]!r}?" if close else ""
+    return ConfigError(f"unknown key {where + key!r} in {cls.__name__}{hint} valid keys: {', '.join(valid)}")
+
+
+def _construct(cls: type[T], kwargs: dict[str, Any], where: str, base: T | None = None) -> T:
+    """Construct (or replace into) ``cls``, so ``__post_init__`` validation errors name where they arose."""
+    try:
+        return cls(**kwargs) if base is None else dataclasses.replace(base, **kwargs)  # type: ignore[type-var]
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        prefix = f"{where.rstrip('.')}: " if where else ""
+        raise ConfigError(f"{prefix}{exc}") from exc
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join("None" if a is type(None) else _type_name(a) for a in get_args(tp))
+    if isinstance(tp, type) and origin is None:
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _mismatch(value: Any, tp: Any, where: str, extra: str = "") -> ConfigError:
+    return ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__}){extra}")
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Convert ``value`` to the annotation ``tp`` or raise a ConfigError naming ``where``."""
+    if isinstance(value, _Override):
+        parsed = value.parsed
+        try:
+            return _convert(parsed, tp, where)
+        except ConfigError as first:
+            if parsed == value.raw:
+                raise
+            try:
+                return _convert(value.raw, tp, where)  # e.g. a str field given `name=123`
+            except ConfigError:
+                raise first from None
+    if tp is Any:
+        return value
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Literal:
+        return _convert_choice(value, args, where)
+    if origin in (Union, types.UnionType):
+        return _convert_union(value, tp, args, where)
+    if origin in (tuple, list):
+        return _convert_sequence(value, tp, where)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise _mismatch(value, tp, where)
+        key_tp, val_tp = args or (Any, Any)
+        return {_convert(k, key_tp, f"{where}[{k!r}]"): _convert(v, val_tp, f"{where}.{k}")
+                for k, v in value.items()}
+    if isinstance(tp, type):
+        return _convert_class(value, tp, where)
+    raise TypeError(f"{where}: unsupported annotation {tp!r} in a config class")
+
+
+def _convert_choice(value: Any, choices: tuple[Any, ...], where: str) -> Any:
+    for choice in choices:
+        if value == choice and type(value) is type(choice):
+            return choice
+    names = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(value), names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"{where}: invalid choice {value!r}{hint} valid: {', '.join(repr(c) for c in choices)}")
+
+
+def _convert_union(value: Any, tp: Any, args: tuple[Any, ...], where: str) -> Any:
+    if value is None:
+        if type(None) in args:
+            return None
+        raise _mismatch(value, tp, where)
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return _convert(value, arg, where)
+        except ConfigError:
+            continue
+    raise _mismatch(value, tp, where)
+
+
+def _convert_sequence(value: Any, tp: Any, where: str) -> Any:
+    if not isinstance(value, (list, tuple)):
+        raise _mismatch(value, tp, where)
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        if len(value) != len(args):
+            raise _mismatch(value, tp, where, f"; needs exactly {len(args)} items")
+        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    item_tp = args[0] if args else Any
+    items = [_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    return tuple(items) if origin is tuple else items
+
+
+def _convert_class(value: Any, tp: type, where: str) -> Any:
+    if tp is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise _mismatch(value, tp, where)
+        return value
+    if tp is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _mismatch(value, tp, where)
+        return value
+    if tp is float:
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML 1.1 reads `3e-4` as a string
+            except ValueError:
+                raise _mismatch(value, tp, where) from None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise _mismatch(value, tp, where)
+        return float(value)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if isinstance(value, Mapping):
+            return from_dict(tp, value, _where=f"{where}.")
+        raise _mismatch(value, tp, where, "; give a mapping of its fields")
+    if issubclass(tp, PurePath):
+        if not isinstance(value, (str, PurePath)):
+            raise _mismatch(value, tp, where)
+        return tp(value)
+    if issubclass(tp, enum.Enum):
+        try:
+            return value if isinstance(value, tp) else tp(value)
+        except ValueError:
+            valid = ", ".join(repr(m.value) for m in tp)
+            raise ConfigError(f"{where}: invalid choice {value!r}; valid: {valid}") from None
+    if not isinstance(value, tp):
+        raise _mismatch(value, tp, where)
+    return value
+
+
+def _plain(value: Any, where: str) -> Any:
+    """Nested plain data for ``to_dict``; raises TypeError naming the field it cannot represent."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value.value if isinstance(value, enum.Enum) else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name), f"{where}.{f.name}")
+                for f in dataclasses.fields(value) if f.init}
+    if isinstance(value, enum.Enum):
+        return _plain(value.value, where)
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
+    raise TypeError(f"{where}: cannot turn {value!r} ({type(value).__name__}) into plain data")
+
+
+def _override_tree(overrides: Iterable[str]) -> dict[str, Any]:
+    """Nest ``a.b=1`` overrides into ``{"a": {"b": _Override("1")}}``."""
+    tree: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        parts = key.strip().removeprefix("--").split(".")
+        if not sep or not all(parts):
+            raise ConfigError(f"override {item!r} is not of the form key=value or key.sub=value "
+                              f"(e.g. epochs=10, optim.lr=0.1)")
+        node = tree
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if isinstance(child, _Override):
+                raise ConfigError(f"override {item!r} conflicts with an earlier override of "
+                                  f"{'.'.join(parts[:depth + 1])!r}")
+            node = child
+        if isinstance(node.get(parts[-1]), dict):
+            raise ConfigError(f"override {item!r} conflicts with an earlier override of a key inside it")
+        node[parts[-1]] = _Override(text.strip())
+    return tree
+
+
+def _apply_tree(cfg: T, tree: Mapping[str, Any], where: str) -> T:
+    cls = type(cfg)
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        raise TypeError(f"apply_overrides needs a dataclass instance, got {cfg!r}")
+    hints = _init_field_types(cls)
+    changes: dict[str, Any] = {}
+    for name, sub in tree.items():
+        if name not in hints:
+            raise _unknown_key(name, cls, hints, where)
+        path = f"{where}{name}"
+        if isinstance(sub, _Override):
+            changes[name] = _convert(sub, hints[name], path)
+            continue
+        current = getattr(cfg, name)
+        if dataclasses.is_dataclass(current):
+            changes[name] = _apply_tree(current, sub, f"{path}.")
+            continue
+        sub_cls = _dataclass_of(hints[name])
+        if sub_cls is None:
+            raise ConfigError(f"{path} is {_type_name(hints[name])}, not a nested config, so "
+                              f"{path}.{next(iter(sub))} cannot be set")
+        changes[name] = from_dict(sub_cls, sub, _where=f"{path}.")  # e.g. an Optional[Sub] that was None
+    return _construct(cls, changes, where, base=cfg)
+
+
+def _dataclass_of(tp: Any) -> type | None:
+    """The dataclass inside an annotation such as ``Sub`` or ``Sub | None``, if there is one."""
+    candidates = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    for arg in candidates:
+        if isinstance(arg, type) and dataclasses.is_dataclass(arg):
+            return arg
+    return None

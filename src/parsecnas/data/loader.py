@@ -1,0 +1,247 @@
+"""An in-memory batch loader: one uint8 tensor per split on the device, augmented a batch at a time.
+
+Per batch the loader gathers uint8 images, applies random crop (zero padding, in pixel space) and horizontal
+flip, normalises with the dataset's mean and std, then applies cutout (zeros in normalised space, as DARTS does).
+All random draws come from one CPU ``torch.Generator`` owned by the loader, seeded from ``seed``, so a loader
+yields the same batches on every device, and :meth:`Loader.state_dict` resumes exactly, even mid-epoch.
+
+Example:
+    >>> from parsecnas.data import Loader, LoaderConfig, load_dataset
+    >>> ds = load_dataset("fashion-mnist-small")
+    >>> loader = Loader.from_dataset(ds, "train", config=LoaderConfig(batch_size=256, crop_padding=2), seed=0)
+    >>> images, labels = next(iter(loader))
+    >>> images.shape, images.dtype, labels.dtype
+    (torch.Size([256, 1, 28, 28]), torch.float32, torch.int64)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from parsecnas.data.augment import cutout, random_crop, random_flip
+from parsecnas.data.image_dataset import ImageDataset
+
+__all__ = ["Loader", "LoaderConfig"]
+
+_NO_FLIP = frozenset({"mnist", "svhn"})
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    """How a :class:`Loader` batches and augments.
+
+    Attributes:
+        batch_size: Examples per batch.
+        shuffle: Draw a new order every epoch; otherwise keep the stored order.
+        drop_last: Skip the final incomplete batch of an epoch.
+        crop_padding: Zero border for random crops (4 for 32px CIFAR in DARTS); 0 disables cropping.
+        flip: Random horizontal flips with probability 1/2.
+        cutout: Side of the cutout square (16 in DARTS); 0 disables cutout.
+    """
+
+    batch_size: int = 64
+    shuffle: bool = True
+    drop_last: bool = False
+    crop_padding: int = 0
+    flip: bool = False
+    cutout: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size}; it must be at least 1")
+        if self.crop_padding < 0:
+            raise ValueError(f"crop_padding={self.crop_padding}; it must be 0 (off) or positive")
+        if self.cutout < 0:
+            raise ValueError(f"cutout={self.cutout}; it must be 0 (off) or positive")
+
+    @classmethod
+    def for_training(cls, dataset: ImageDataset, batch_size: int = 64, cutout: int = 0) -> LoaderConfig:
+        """Usual training augmentation: crop padding ``image_size // 8`` and flips except for digit datasets."""
+        padding = max(1, dataset.image_size // 8)
+        return cls(batch_size, True, False, padding, dataset.name not in _NO_FLIP, cutout)
+
+    @classmethod
+    def for_evaluation(cls, batch_size: int = 256) -> LoaderConfig:
+        """Fixed order, every example, no augmentation."""
+        return cls(batch_size=batch_size, shuffle=False)
+
+
+class Loader:
+    """Iterate over a split held in memory as batches of (normalised float32 images, int64 labels).
+
+    ``for images, labels in loader`` runs the rest of the current epoch; :meth:`next_batch` never stops and
+    rolls over epochs, for search algorithms that alternate between a weight loader and an architecture loader.
+
+    Args:
+        images: ``(N, C, H, W)`` uint8.
+        labels: ``(N,)`` integer labels.
+        mean: Per-channel mean on the 0..1 scale.
+        std: Per-channel standard deviation on the 0..1 scale.
+        config: Batching and augmentation; default: batches of 64, shuffled, no augmentation.
+        device: Where batches live; defaults to the device of ``images``.
+        seed: Seed of the loader's generator (order and augmentation).
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        mean: Sequence[float],
+        std: Sequence[float],
+        config: LoaderConfig | None = None,
+        *,
+        device: torch.device | str | None = None,
+        seed: int = 0,
+    ) -> None:
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"images must be (N, C, H, W) uint8, got {images.dtype} {tuple(images.shape)}")
+        if labels.dim() != 1 or labels.shape[0] != images.shape[0]:
+            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        channels = images.shape[1]
+        if len(mean) != channels or len(std) != channels or min(std) <= 0:
+            raise ValueError(f"mean {tuple(mean)} and std {tuple(std)} need {channels} values, std positive")
+        self.config = config if config is not None else LoaderConfig()
+        self.device = torch.device(device) if device is not None else images.device
+        self.seed = int(seed)
+        self.images = images.to(self.device).contiguous()
+        self.labels = labels.to(self.device, torch.int64)
+        std_t = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
+        mean_t = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, channels, 1, 1)
+        self._scale = 1.0 / (255.0 * std_t)
+        self._shift = -mean_t / std_t
+        if len(self) == 0:
+            raise ValueError(
+                f"{self.num_examples} examples with batch_size={self.config.batch_size} and drop_last=True "
+                "give no batch; lower batch_size or set drop_last=False"
+            )
+        self._generator = torch.Generator().manual_seed(self.seed)
+        self._epoch = 0
+        self._position = 0
+        self._order: torch.Tensor | None = None
+        self._epoch_rng_state: torch.Tensor | None = None
+
+    @classmethod
+    def from_dataset(
+        cls,
+        dataset: ImageDataset,
+        split: str = "train",
+        indices: torch.Tensor | Sequence[int] | None = None,
+        config: LoaderConfig | None = None,
+        *,
+        device: torch.device | str | None = None,
+        seed: int = 0,
+    ) -> Loader:
+        """A loader over ``dataset``'s ``"train"`` or ``"test"`` split, optionally restricted to ``indices``."""
+        images, labels = dataset.split(split)
+        if indices is not None:
+            index = torch.as_tensor(indices, dtype=torch.int64)
+            images, labels = images[index], labels[index]
+        return cls(images, labels, dataset.mean, dataset.std, config, device=device, seed=seed)
+
+    @property
+    def num_examples(self) -> int:
+        """Examples in the split."""
+        return int(self.images.shape[0])
+
+    @property
+    def epoch(self) -> int:
+        """Completed epochs."""
+        return self._epoch
+
+    @property
+    def position(self) -> int:
+        """Batches already produced in the current epoch."""
+        return self._position
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        full, rest = divmod(self.num_examples, self.config.batch_size)
+        return full if self.config.drop_last or rest == 0 else full + 1
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The remaining batches of the current epoch (all of them when it has not started)."""
+        for _ in range(len(self) - self._position):
+            yield self.next_batch()
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch, starting a new epoch (with a new order) after the last batch of one."""
+        if self._order is None:
+            self._start_epoch()
+        assert self._order is not None
+        start = self._position * self.config.batch_size
+        index = self._order[start : start + self.config.batch_size]
+        batch = self._make_batch(index)
+        self._position += 1
+        if self._position == len(self):
+            self._epoch += 1
+            self._position = 0
+            self._order = None
+            self._epoch_rng_state = None
+        return batch
+
+    def _start_epoch(self) -> None:
+        self._epoch_rng_state = self._generator.get_state()
+        if self.config.shuffle:
+            order = torch.randperm(self.num_examples, generator=self._generator)
+        else:
+            order = torch.arange(self.num_examples)
+        self._order = order.to(self.device)
+
+    def _make_batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg, gen = self.config, self._generator
+        images = self.images.index_select(0, index)
+        b, _, h, w = images.shape
+        if cfg.crop_padding:
+            offsets = torch.randint(0, 2 * cfg.crop_padding + 1, (b, 2), generator=gen)
+            images = random_crop(images, cfg.crop_padding, offsets)
+        if cfg.flip:
+            images = random_flip(images, torch.rand(b, generator=gen) < 0.5)
+        floats = images.to(torch.float32).mul_(self._scale).add_(self._shift)
+        if cfg.cutout:
+            centers = torch.stack(
+                [torch.randint(0, h, (b,), generator=gen), torch.randint(0, w, (b,), generator=gen)], dim=1
+            )
+            floats = cutout(floats, cfg.cutout, centers)
+        return floats, self.labels.index_select(0, index)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this loader is: generator states, epoch, position."""
+        return {
+            "epoch": self._epoch,
+            "position": self._position,
+            "rng_state": self._generator.get_state(),
+            "epoch_rng_state": self._epoch_rng_state,
+            "num_examples": self.num_examples,
+            "batch_size": self.config.batch_size,
+            "shuffle": self.config.shuffle,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a loader over the same data and batching."""
+        for key, mine in (
+            ("num_examples", self.num_examples),
+            ("batch_size", self.config.batch_size),
+            ("shuffle", self.config.shuffle),
+        ):
+            if state[key] != mine:
+                raise ValueError(f"state has {key}={state[key]!r} but this loader has {key}={mine!r}")
+        if not 0 <= int(state["position"]) < len(self):
+            raise ValueError(f"state position {state['position']} is outside 0..{len(self) - 1}")
+        self._epoch = int(state["epoch"])
+        self._position = int(state["position"])
+        self._order = None
+        self._epoch_rng_state = None
+        if state["epoch_rng_state"] is not None:
+            self._generator.set_state(state["epoch_rng_state"])
+            self._start_epoch()
+        self._generator.set_state(state["rng_state"])
+
+    def __repr__(self) -> str:
+        return (
+            f"Loader(num_examples={self.num_examples}, batches={len(self)}, device={self.device}, "
+            f"seed={self.seed}, config={self.config})"
+        )

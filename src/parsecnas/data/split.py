@@ -1,0 +1,71 @@
+"""Seeded splits of a training set into a part that trains weights and a part that scores architectures.
+
+DARTS and PARSEC train the supernet's weights on one half of the training set and update the architecture on the
+other half; the test set is kept apart for the final evaluation.
+
+Example:
+    >>> from parsecnas.data.split import train_search_split
+    >>> train, search = train_search_split(10, fraction=0.5, seed=0)
+    >>> len(train), len(search), sorted(train.tolist() + search.tolist()) == list(range(10))
+    (5, 5, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["train_search_split"]
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def _take(indices: torch.Tensor, count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shuffle ``indices`` with ``gen`` and cut after ``count``."""
+    shuffled = indices[torch.randperm(indices.numel(), generator=gen)]
+    return shuffled[:count], shuffled[count:]
+
+
+def train_search_split(
+    num_examples: int,
+    fraction: float = 0.5,
+    seed: int = 0,
+    labels: torch.Tensor | np.ndarray | Sequence[int] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``range(num_examples)`` into two disjoint, covering index sets.
+
+    Args:
+        num_examples: Size of the set being split.
+        fraction: Share of examples in the first (weight-training) part, in ``(0, 1)``.
+        seed: Seed of the generator that draws the split; the same seed gives the same split.
+        labels: When given, split each class separately (class-stratified) so both parts keep the class
+            proportions; each class puts ``round(fraction * class_size)`` examples in the first part.
+
+    Returns:
+        ``(train_indices, search_indices)``, each a sorted int64 tensor.
+    """
+    if num_examples < 2:
+        raise ValueError(f"num_examples={num_examples}; need at least 2 to split")
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction={fraction}; valid fractions lie strictly between 0 and 1")
+    gen = _generator(seed)
+    if labels is None:
+        count = int(round(fraction * num_examples))
+        count = min(max(count, 1), num_examples - 1)
+        first, second = _take(torch.arange(num_examples), count, gen)
+        return first.sort().values, second.sort().values
+    label_tensor = torch.as_tensor(labels).to(torch.int64).reshape(-1)
+    if label_tensor.numel() != num_examples:
+        raise ValueError(f"labels has {label_tensor.numel()} entries but num_examples={num_examples}")
+    firsts: list[torch.Tensor] = []
+    seconds: list[torch.Tensor] = []
+    for cls in torch.unique(label_tensor).tolist():
+        members = torch.nonzero(label_tensor == cls).flatten()
+        first, second = _take(members, int(round(fraction * members.numel())), gen)
+        firsts.append(first)
+        seconds.append(second)
+    return torch.cat(firsts).sort().values, torch.cat(seconds).sort().values

@@ -1,0 +1,56 @@
+"""The weight-sharing supernet of the DARTS space. It holds every candidate op once and no architecture
+parameters: strategies own their beliefs and pass either a discrete architecture or mixing weights."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..ops import PRIMITIVES
+from ..spaces.genotype import Genotype
+from .cells import SearchCell, cell_plan
+from .heads import cifar_stem
+
+MixingWeights = dict[str, torch.Tensor]
+"""``{"normal": (14, 8), "reduce": (14, 8)}`` per-edge op weights; optionally ``"normal_active"`` /
+``"reduce_active"`` bool masks of the ops to run (XNAS wipeout, GDAS hard sampling)."""
+
+
+class SuperNet(nn.Module):
+    """DARTS search network (defaults: 8 cells, C = 16, reductions at 1/3 and 2/3 of the depth).
+
+    ``supernet(x, genotype)`` runs only the genotype's ops (one network's cost and memory);
+    ``supernet(x, {"normal": w_n, "reduce": w_r})`` runs the softmax-style mixture on every edge.
+
+    Example:
+        >>> net = SuperNet(num_cells=5, channels=8)
+        >>> x = torch.randn(2, 3, 32, 32)
+        >>> net(x, Genotype.named("DARTS_V2")).shape
+        torch.Size([2, 10])
+    """
+
+    def __init__(self, num_cells: int = 8, channels: int = 16, num_classes: int = 10, in_channels: int = 3,
+                 stem_multiplier: int = 3, primitives: Sequence[str] = PRIMITIVES) -> None:
+        super().__init__()
+        unknown = [p for p in primitives if p not in PRIMITIVES]
+        if unknown:
+            raise ValueError(f"unknown primitives {unknown}; valid: {', '.join(PRIMITIVES)}")
+        self.primitives = tuple(primitives)
+        self.stem = cifar_stem(in_channels, stem_multiplier * channels, affine=False)
+        plan = cell_plan(num_cells, channels, stem_multiplier * channels)
+        self.cells = nn.ModuleList(SearchCell(spec, self.primitives) for spec in plan)
+        self.classifier = nn.Linear(self.cells[-1].multiplier * plan[-1].channels, num_classes)
+
+    def forward(self, x: torch.Tensor, arch: Genotype | MixingWeights) -> torch.Tensor:
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            cell_type = "reduce" if cell.reduction else "normal"
+            if isinstance(arch, Genotype):
+                out = cell.forward_path(s0, s1, arch.cell(cell_type))
+            else:
+                out = cell.forward_mixed(s0, s1, arch[cell_type], arch.get(f"{cell_type}_active"))
+            s0, s1 = s1, out
+        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))

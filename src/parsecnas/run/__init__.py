@@ -1,0 +1,31 @@
+"""Run directories: resolved config, metrics log, atomic checkpoints, progress and resource accounting."""
+
+from __future__ import annotations
+
+from parsecnas.run.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from parsecnas.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from parsecnas.run.metrics import MetricsError, MetricsLog
+from parsecnas.run.progress import ProgressBar
+from parsecnas.run.resources import Timer, device_name, peak_gpu_mb, peak_rss_mb
+from parsecnas.run.rundir import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, Run, RunError
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CONFIG_FILE",
+    "METRICS_FILE",
+    "CheckpointError",
+    "MetricsError",
+    "MetricsLog",
+    "ProgressBar",
+    "Run",
+    "RunError",
+    "Timer",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "device_name",
+    "load_checkpoint",
+    "peak_gpu_mb",
+    "peak_rss_mb",
+    "save_checkpoint",
+]

@@ -1,0 +1,233 @@
+"""A run directory: resolved config, metrics log, atomic checkpoints and final outputs.
+
+Layout::
+
+    run_dir/
+        config.yaml      the resolved config, written once; a resumed run must match it
+        metrics.jsonl    one JSON record per line (see parsecnas.run.metrics)
+        checkpoint.pt    the latest checkpoint (see parsecnas.run.checkpoint)
+        ...              final outputs: genotype.json, cell drawings, curves
+
+Example:
+    >>> import tempfile, pathlib
+    >>> run = Run(pathlib.Path(tempfile.mkdtemp()) / "search")
+    >>> run.create({"epochs": 2, "optim": {"lr": 0.1}})  # False: a new run
+    False
+    >>> for epoch in range(2):
+    ...     run.log({"epoch": epoch, "mode_accuracy": 0.5 + 0.1 * epoch})
+    ...     _ = run.save_checkpoint({"epoch": epoch})
+    >>> Run(run.path).create({"epochs": 2, "optim": {"lr": 0.1}}, resume=True)  # True: resumed
+    True
+    >>> run.restore()["epoch"]
+    1
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from parsecnas.run.atomic import atomic_write_text, remove_stale_temp_files
+from parsecnas.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from parsecnas.run.metrics import MetricsLog
+
+__all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "METRICS_FILE", "Run", "RunError"]
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINT_FILE = "checkpoint.pt"
+_MAX_DIFFS_SHOWN = 10
+
+
+class RunError(RuntimeError):
+    """The directory cannot be used as asked (not a run, already a run, or a different config)."""
+
+
+class Run:
+    """One search or training run, stored in a directory. The constructor does no I/O.
+
+    Args:
+        path: The run directory; created by :meth:`create`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._metrics = MetricsLog(self.path / METRICS_FILE)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    def exists(self) -> bool:
+        """Whether the directory already holds a run (has a ``config.yaml``)."""
+        return (self.path / CONFIG_FILE).is_file()
+
+    def create(self, config: Mapping[str, Any], *, resume: bool = False) -> bool:
+        """Start a new run with ``config``, or continue the one already in the directory.
+
+        Args:
+            config: The resolved config as plain data (``parsecnas.config.to_dict(cfg)``).
+            resume: Allow continuing an existing run; its stored config must equal ``config``. With no run
+                in the directory, a new one is started either way.
+
+        Returns:
+            True when an existing run is being resumed (call :meth:`restore` next), False for a new run.
+
+        Raises:
+            RunError: The directory holds a run and ``resume`` is False, holds one with a different config
+                (the message lists the differing keys), or is a non-empty directory that is not a run.
+        """
+        plain = _plain_config(config)
+        if self.exists():
+            if not resume:
+                raise RunError(f"{self.path} already holds a run; resume it (resume=True / --resume) or "
+                               f"choose a new run directory")
+            diffs = _diff(self.config(), plain)
+            if diffs:
+                shown = "; ".join(diffs[:_MAX_DIFFS_SHOWN]) + ("; ..." if len(diffs) > _MAX_DIFFS_SHOWN else "")
+                raise RunError(f"cannot resume {self.path}: its config differs from the given one in "
+                               f"{len(diffs)} key(s): {shown}. Resume with the original config or start a "
+                               f"new run directory")
+            remove_stale_temp_files(self.path)
+            return True
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise RunError(f"{self.path} exists and is not an empty directory, but holds no run "
+                           f"(no {CONFIG_FILE}); choose a new or empty run directory")
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path / CONFIG_FILE, yaml.safe_dump(plain, sort_keys=False))
+        return False
+
+    def config(self) -> dict[str, Any]:
+        """The stored config as plain data."""
+        if not self.exists():
+            raise RunError(f"{self.path} holds no run (no {CONFIG_FILE})")
+        data = yaml.safe_load((self.path / CONFIG_FILE).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+
+    # ---------------------------------------------------------------------------------------- metrics
+
+    def log(self, record: Mapping[str, Any]) -> None:
+        """Append one metrics record (a JSON line, fsynced); see :class:`~parsecnas.run.metrics.MetricsLog`."""
+        self._metrics.append(record)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """Every metrics record, in the order logged."""
+        return self._metrics.read()
+
+    def truncate_metrics(self, after: float, key: str = "epoch") -> int:
+        """Drop the records whose ``key`` exceeds ``after``; returns how many were dropped."""
+        return self._metrics.truncate(after, key)
+
+    # ------------------------------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, state: Mapping[str, Any], name: str = CHECKPOINT_FILE) -> Path:
+        """Write ``state`` atomically (tensors and plain values only; see ``parsecnas.run.checkpoint``).
+
+        Log the epoch's metrics before saving its checkpoint, so :meth:`restore` can cut the log exactly.
+        """
+        return save_checkpoint(state, self.path_of(name))
+
+    def load_checkpoint(self, name: str = CHECKPOINT_FILE,
+                        map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+        """The checkpoint ``name``, or None if there is none; refuses pickled objects (``weights_only``)."""
+        return load_checkpoint(self.path_of(name), map_location)
+
+    def restore(self, name: str = CHECKPOINT_FILE, key: str = "epoch",
+                map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+        """Load the checkpoint and cut the metrics log back to it, for an exact resume.
+
+        Records whose ``key`` exceeds the checkpoint's ``state[key]`` were written after it and are dropped;
+        with no checkpoint, every record carrying ``key`` is. Rerunning from there reproduces the log of an
+        uninterrupted run.
+
+        Returns:
+            The checkpoint state, or None if the run has none yet (start from scratch).
+        """
+        state = self.load_checkpoint(name, map_location)
+        if state is None:
+            self.truncate_metrics(-math.inf, key)
+            return None
+        if key not in state:
+            raise CheckpointError(f"checkpoint {self.path_of(name)} has no {key!r} entry to resume from; "
+                                  f"its keys: {', '.join(map(str, state))}")
+        step = state[key]
+        self.truncate_metrics(float(step.item() if isinstance(step, torch.Tensor) else step), key)
+        return state
+
+    # ---------------------------------------------------------------------------------------- outputs
+
+    def path_of(self, name: str | Path) -> Path:
+        """The path of ``name`` inside the run directory; ``name`` must stay inside it."""
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise ValueError(f"run file name {str(name)!r} must be a relative path inside the run directory "
+                             f"(e.g. 'genotype.json', 'cells/normal.png')")
+        return self.path / relative
+
+    def write_text(self, name: str | Path, text: str) -> Path:
+        """Atomically write ``text`` to ``name`` in the run directory; returns its path."""
+        return atomic_write_text(self.path_of(name), text)
+
+    def write_json(self, name: str | Path, obj: Any) -> Path:
+        """Atomically write ``obj`` as indented JSON to ``name`` in the run directory; returns its path."""
+        return self.write_text(name, json.dumps(obj, indent=2) + "\n")
+
+    def read_json(self, name: str | Path) -> Any:
+        """Read back a JSON file written by :meth:`write_json`."""
+        return json.loads(self.path_of(name).read_text(encoding="utf-8"))
+
+    def summary(self) -> str:
+        """A few lines describing the run: its directory, config size, metrics and files."""
+        if not self.exists():
+            return f"{self!r}: no run here (no {CONFIG_FILE})"
+        records = self.metrics()
+        lines = [f"{self!r}: {len(self.config())} top-level config keys, {len(records)} metrics records"]
+        if records:
+            lines.append(f"  last record: {json.dumps(records[-1])}")
+        files = sorted(p for p in self.path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        lines += [f"  {p.relative_to(self.path)}  ({_size(p.stat().st_size)})" for p in files]
+        return "\n".join(lines)
+
+
+def _plain_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` as it reads back from YAML (tuples become lists), so stored and new configs compare."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"a run's config must be a mapping of plain data, got {type(config).__name__}; "
+                        f"pass parsecnas.config.to_dict(cfg) for a config dataclass")
+    try:
+        return yaml.safe_load(yaml.safe_dump(dict(config))) or {}
+    except yaml.YAMLError as exc:
+        raise TypeError(f"a run's config must be plain data (dict, list, str, int, float, bool, None); "
+                        f"use parsecnas.config.to_dict(cfg): {exc}") from exc
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _diff(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """``key: stored X, given Y`` for each dotted key whose value differs."""
+    old_flat, new_flat = _flatten(stored), _flatten(new)
+    missing = "<absent>"
+    return [f"{key}: stored {old_flat.get(key, missing)!r}, given {new_flat.get(key, missing)!r}"
+            for key in sorted(old_flat.keys() | new_flat.keys())
+            if old_flat.get(key, missing) != new_flat.get(key, missing)]
+
+
+def _size(n_bytes: int) -> str:
+    units = ("B", "kB", "MB", "GB")
+    size, i = float(n_bytes), 0
+    while size >= 1000 and i < len(units) - 1:
+        size, i = size / 1000, i + 1
+    return f"{size:.0f} B" if i == 0 else f"{size:.1f} {units[i]}"

@@ -1,0 +1,34 @@
+"""Search spaces: decisions, architectures as frozen values, and the networks built from them."""
+
+from .base import Decision, Space, get_space, list_spaces, mutate, register_space, sample_uniform
+from .darts import (
+    DartsSpace,
+    derive_genotype,
+    edge_index,
+    edges,
+    genotype_from_choices,
+    mixing_from_genotype,
+    parsec_decisions,
+)
+from .genotype import CELL_TYPES, Genotype, published_genotypes, resolve_genotype
+
+__all__ = [
+    "CELL_TYPES",
+    "DartsSpace",
+    "Decision",
+    "Genotype",
+    "Space",
+    "derive_genotype",
+    "edge_index",
+    "edges",
+    "genotype_from_choices",
+    "get_space",
+    "list_spaces",
+    "mixing_from_genotype",
+    "mutate",
+    "parsec_decisions",
+    "published_genotypes",
+    "register_space",
+    "resolve_genotype",
+    "sample_uniform",
+]

@@ -1,0 +1,155 @@
+"""The DARTS cell space: two views of its decisions and the conversions between them and ``Genotype``.
+
+PARSEC's view (Casale et al. 2019, eq. 4-5): per cell type, node n = 0..3 and input slot 0/1, one categorical
+over (input node in 0..n+1) x (one of the 7 non-zero ops): 16 decisions of 14, 14, 21, 21, ..., 35 choices.
+
+DARTS's view (Liu et al. 2019): per cell type, 14 edges (node n reads from each of its n + 2 predecessors) x 8
+ops (including ``none``), relaxed to a softmax mixture; a genotype is derived by keeping, for each node, the two
+strongest incoming edges by their strongest non-none op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..ops import NONZERO_PRIMITIVES, PRIMITIVES
+from .base import Decision, register_space
+from .genotype import CELL_TYPES, NUM_NODES, Genotype
+
+EDGES_PER_CELL = sum(n + 2 for n in range(NUM_NODES))  # 14
+
+
+def edge_index(node: int, source: int) -> int:
+    """Index of the edge from ``source`` (0..node+1) into intermediate ``node`` (0..3) in DARTS's order."""
+    if not 0 <= source < node + 2:
+        raise ValueError(f"node {node} reads from inputs 0..{node + 1}, not {source}")
+    return sum(n + 2 for n in range(node)) + source
+
+
+def edges() -> list[tuple[int, int]]:
+    """``(node, source)`` for each of the 14 edges of a cell, in DARTS's order."""
+    return [(n, j) for n in range(NUM_NODES) for j in range(n + 2)]
+
+
+def parsec_decisions() -> tuple[Decision, ...]:
+    """The 16 decisions of PARSEC's view, named ``{cell}/node{n}/in{slot}``."""
+    out = []
+    for cell in CELL_TYPES:
+        for node in range(NUM_NODES):
+            labels = tuple(f"{j}:{op}" for j in range(node + 2) for op in NONZERO_PRIMITIVES)
+            for slot in (0, 1):
+                out.append(Decision(f"{cell}/node{node}/in{slot}", labels))
+    return tuple(out)
+
+
+def genotype_from_choices(choices: Sequence[int]) -> Genotype:
+    """Genotype from one index per PARSEC decision (index = input * 7 + op index among non-zero ops)."""
+    decisions = parsec_decisions()
+    if len(choices) != len(decisions):
+        raise ValueError(f"expected {len(decisions)} choices (one per decision), got {len(choices)}")
+    cells: dict[str, list[tuple[str, int]]] = {c: [] for c in CELL_TYPES}
+    for decision, choice in zip(decisions, choices):
+        c = int(choice)
+        if not 0 <= c < decision.size:
+            raise ValueError(f"choice {c} out of range for {decision.name}; valid: 0 .. {decision.size - 1}")
+        source, op = divmod(c, len(NONZERO_PRIMITIVES))
+        cells[decision.name.split("/")[0]].append((NONZERO_PRIMITIVES[op], source))
+    concat = tuple(range(2, NUM_NODES + 2))
+    return Genotype(tuple(cells["normal"]), concat, tuple(cells["reduce"]), concat)
+
+
+def choices_from_genotype(genotype: Genotype) -> tuple[int, ...]:
+    """Inverse of :func:`genotype_from_choices` (the concat lists must be the full 2..5)."""
+    full = tuple(range(2, NUM_NODES + 2))
+    if any(op == "none" for cell in CELL_TYPES for op, _ in genotype.cell(cell)):
+        raise ValueError("PARSEC's view has no 'none' op; this genotype uses it")
+    if genotype.normal_concat != full or genotype.reduce_concat != full:
+        raise ValueError("PARSEC's view covers genotypes that concatenate all four nodes; "
+                         f"got normal_concat={list(genotype.normal_concat)}, "
+                         f"reduce_concat={list(genotype.reduce_concat)}")
+    return tuple(source * len(NONZERO_PRIMITIVES) + NONZERO_PRIMITIVES.index(op)
+                 for cell in CELL_TYPES for op, source in genotype.cell(cell))
+
+
+def derive_genotype(weights: dict[str, torch.Tensor], inputs_per_node: int = 2) -> Genotype:
+    """DARTS's derivation from per-edge op weights (``{"normal": (14, 8), "reduce": (14, 8)}``).
+
+    For each node: rank incoming edges by their strongest non-``none`` op, keep the top ``inputs_per_node``,
+    and take that op on each. Ties go to the lower edge / op index.
+    """
+    none = PRIMITIVES.index("none")
+    cells: dict[str, list[tuple[str, int]]] = {}
+    for cell in CELL_TYPES:
+        w = weights[cell].detach().float().cpu()
+        if tuple(w.shape) != (EDGES_PER_CELL, len(PRIMITIVES)):
+            raise ValueError(f"{cell} weights have shape {tuple(w.shape)}; expected "
+                             f"({EDGES_PER_CELL}, {len(PRIMITIVES)})")
+        w = w.clone()
+        w[:, none] = -float("inf")
+        pairs: list[tuple[str, int]] = []
+        for node in range(NUM_NODES):
+            rows = [edge_index(node, j) for j in range(node + 2)]
+            best = w[rows].max(dim=1)
+            order = sorted(range(node + 2), key=lambda j: (-float(best.values[j]), j))[:inputs_per_node]
+            pairs += [(PRIMITIVES[int(best.indices[j])], j) for j in sorted(order)]
+        cells[cell] = pairs
+    concat = tuple(range(2, NUM_NODES + 2))
+    return Genotype(tuple(cells["normal"]), concat, tuple(cells["reduce"]), concat)
+
+
+def mixing_from_genotype(genotype: Genotype) -> dict[str, torch.Tensor]:
+    """Per-edge mixing weights that select exactly the genotype's ops (count 2 where both slots coincide)."""
+    out = {}
+    for cell in CELL_TYPES:
+        w = torch.zeros(EDGES_PER_CELL, len(PRIMITIVES))
+        for k, (op, source) in enumerate(genotype.cell(cell)):
+            w[edge_index(k // 2, source), PRIMITIVES.index(op)] += 1.0
+        out[cell] = w
+    return out
+
+
+class DartsSpace:
+    """The DARTS cell space with PARSEC's decisions. Architectures are :class:`Genotype` values.
+
+    Example:
+        >>> space = DartsSpace()
+        >>> g = space.from_choices([0] * len(space.decisions))
+        >>> space.to_choices(g) == (0,) * 16
+        True
+    """
+
+    name = "darts"
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return parsec_decisions()
+
+    def from_choices(self, choices: Sequence[int]) -> Genotype:
+        return genotype_from_choices(choices)
+
+    def to_choices(self, arch: Any) -> tuple[int, ...]:
+        return choices_from_genotype(arch)
+
+    def parse(self, text: str) -> Genotype:
+        return Genotype.parse(text)
+
+    def format(self, arch: Any) -> str:
+        return arch.to_json()
+
+    def build(self, arch: Any, **net_options: Any) -> nn.Module:
+        """Evaluation network (CIFAR-style unless ``setting="imagenet"``) with BN affine on."""
+        from ..nets import build_network
+
+        return build_network(arch, **net_options)
+
+    def supernet(self, **net_options: Any) -> nn.Module:
+        from ..nets import SuperNet
+
+        return SuperNet(**net_options)
+
+
+register_space("darts", DartsSpace)

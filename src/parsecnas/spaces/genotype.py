@@ -1,0 +1,161 @@
+"""The DARTS ``Genotype``: a frozen value describing a normal and a reduction cell, plus the published ones."""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..ops import PRIMITIVES
+
+NUM_NODES = 4
+"""Intermediate nodes per cell; node i (0-based) has DARTS index i + 2 and reads from indices 0 .. i + 1."""
+
+CELL_TYPES: tuple[str, str] = ("normal", "reduce")
+
+Pair = tuple[str, int]
+
+
+def _check_cell(cell: str, pairs: tuple[Pair, ...], concat: tuple[int, ...]) -> None:
+    if len(pairs) != 2 * NUM_NODES:
+        raise ValueError(f"{cell} cell has {len(pairs)} (op, input) pairs; a DARTS cell needs exactly "
+                         f"{2 * NUM_NODES} (two for each of its {NUM_NODES} nodes)")
+    for k, (op, index) in enumerate(pairs):
+        if op not in PRIMITIVES:
+            raise ValueError(f"unknown op {op!r} in genotype ({cell} pair {k}); valid ops: {', '.join(PRIMITIVES)}")
+        if not 0 <= index < k // 2 + 2:
+            raise ValueError(f"input index {index} out of range in {cell} pair {k} (node {k // 2 + 2}); "
+                             f"valid: 0 .. {k // 2 + 1}")
+    if not concat or any(not 2 <= c < NUM_NODES + 2 for c in concat) or len(set(concat)) != len(concat):
+        raise ValueError(f"{cell}_concat {list(concat)} invalid; use distinct node indices in 2 .. {NUM_NODES + 1}")
+
+
+def _pairs(value: Any) -> tuple[Pair, ...]:
+    return tuple((str(op), int(index)) for op, index in value)
+
+
+@dataclass(frozen=True)
+class Genotype:
+    """A DARTS-space architecture: 8 (op, input) pairs per cell type; pairs 2i and 2i+1 feed node i + 2.
+
+    Input index 0 is the output of cell k-2, 1 that of cell k-1, and j >= 2 intermediate node j.
+
+    Example:
+        >>> g = Genotype.named("DARTS_V2")
+        >>> Genotype.from_json(g.to_json()) == g == Genotype.parse(str(g))
+        True
+    """
+
+    normal: tuple[Pair, ...]
+    normal_concat: tuple[int, ...]
+    reduce: tuple[Pair, ...]
+    reduce_concat: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        for name in ("normal", "reduce"):
+            object.__setattr__(self, name, _pairs(getattr(self, name)))
+            object.__setattr__(self, f"{name}_concat", tuple(int(c) for c in getattr(self, f"{name}_concat")))
+            _check_cell(name, getattr(self, name), getattr(self, f"{name}_concat"))
+
+    def cell(self, cell_type: str) -> tuple[Pair, ...]:
+        """The pairs of ``"normal"`` or ``"reduce"``."""
+        if cell_type not in CELL_TYPES:
+            raise ValueError(f"unknown cell type {cell_type!r}; valid: {', '.join(CELL_TYPES)}")
+        return self.normal if cell_type == "normal" else self.reduce
+
+    def concat(self, cell_type: str) -> tuple[int, ...]:
+        return self.normal_concat if cell_type == "normal" else self.reduce_concat
+
+    # ---- canonical forms -------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "normal": [list(p) for p in self.normal],
+            "normal_concat": list(self.normal_concat),
+            "reduce": [list(p) for p in self.reduce],
+            "reduce_concat": list(self.reduce_concat),
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON: fixed key order, no spaces beyond separators."""
+        return json.dumps(self.to_dict(), separators=(", ", ": "))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Genotype:
+        missing = [k for k in ("normal", "reduce") if k not in data]
+        if missing:
+            raise ValueError(f"genotype is missing {', '.join(missing)}; it needs normal, reduce "
+                             f"(and optionally normal_concat, reduce_concat)")
+        default = list(range(2, NUM_NODES + 2))
+        return cls(_pairs(data["normal"]), tuple(data.get("normal_concat", default)),
+                   _pairs(data["reduce"]), tuple(data.get("reduce_concat", default)))
+
+    @classmethod
+    def from_json(cls, text: str) -> Genotype:
+        return cls.from_dict(json.loads(text))
+
+    def __str__(self) -> str:
+        """The DARTS code's string form, ``Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=...)``."""
+        return (f"Genotype(normal={list(self.normal)}, normal_concat={list(self.normal_concat)}, "
+                f"reduce={list(self.reduce)}, reduce_concat={list(self.reduce_concat)})")
+
+    @classmethod
+    def parse(cls, text: str) -> Genotype:
+        """Parses the DARTS string form (``range(2, 6)`` accepted) or the JSON form."""
+        text = text.strip()
+        if text.startswith("{"):
+            return cls.from_json(text)
+        try:
+            call = ast.parse(text, mode="eval").body
+        except SyntaxError as err:
+            raise ValueError(f"cannot parse genotype {text[:60]!r}: {err.msg}") from None
+        if not isinstance(call, ast.Call) or getattr(call.func, "id", None) != "Genotype":
+            raise ValueError(f"expected 'Genotype(normal=..., reduce=...)' or JSON, got {text[:60]!r}")
+        fields = {kw.arg: _literal(kw.value) for kw in call.keywords if kw.arg}
+        return cls.from_dict(fields)
+
+    @classmethod
+    def named(cls, name: str) -> Genotype:
+        """A published genotype by name, e.g. ``DARTS_V2``, ``PC_DARTS_cifar``, ``PDARTS``."""
+        table = published_genotypes()
+        if name not in table:
+            raise ValueError(f"unknown genotype name {name!r}; published genotypes: {', '.join(table)}")
+        return table[name]
+
+
+def _literal(node: ast.expr) -> Any:
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "range":
+        return list(range(*(ast.literal_eval(a) for a in node.args)))
+    return ast.literal_eval(node)
+
+
+@lru_cache(maxsize=1)
+def published_genotypes() -> dict[str, Genotype]:
+    """The published DARTS-space cells shipped with the package (see resources/genotypes/SOURCE.txt)."""
+    text = resources.files("parsecnas").joinpath("resources/genotypes/published_genotypes.json").read_text()
+    return {name: Genotype.from_dict(entry) for name, entry in json.loads(text).items()}
+
+
+def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
+    """Accepts a Genotype, a published name, a JSON file, a run directory (its genotype.json) or a string form."""
+    if isinstance(spec, Genotype):
+        return spec
+    text = str(spec)
+    if text in published_genotypes():
+        return published_genotypes()[text]
+    path = Path(text)
+    if path.is_dir():
+        path = path / "genotype.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{spec} is a directory without genotype.json; give a search run directory")
+    if path.suffix == ".json" or path.is_file():
+        if not path.exists():
+            raise FileNotFoundError(f"genotype file {path} does not exist")
+        return Genotype.parse(path.read_text())
+    if text.lstrip().startswith(("{", "Genotype(")):
+        return Genotype.parse(text)
+    raise ValueError(f"cannot resolve genotype {text!r}: not a published name (e.g. DARTS_V2; see "
+                     f"`parsecnas show --list`), a file, a run directory or a Genotype(...) / JSON string")
