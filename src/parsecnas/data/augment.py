@@ -1,7 +1,7 @@
 """Batched image augmentation on tensors, with the randomness passed in.
 
-Each function transforms a whole ``(B, C, H, W)`` batch with tensor ops (no per-image Python loop) and takes its
-random draws as arguments, so the caller's generator decides them and tests can fix them.
+Each function transforms a whole ``(B, C, H, W)`` batch with tensor ops (no per-image Python loop) and takes
+its random draws as arguments, so the caller's generator decides them and tests can fix them.
 :class:`~parsecnas.data.Loader` draws them from its own ``torch.Generator``.
 
 Example:

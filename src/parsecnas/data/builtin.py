@@ -1,8 +1,8 @@
 """``fashion-mnist-small``: the library's default dataset, shipped inside the package.
 
 A class-balanced subset of Fashion-MNIST (600 train and 100 test images per class, drawn with a fixed seed by
-:mod:`parsecnas.data.make_builtin`), stored as a compressed ``.npz`` under ``parsecnas/resources/datasets/``. It
-needs no data folder and no network, which makes it the dataset of examples, tests and smoke runs.
+:mod:`parsecnas.data.make_builtin`), stored as a compressed ``.npz`` under ``parsecnas/resources/datasets/``.
+It needs no data folder and no network, which makes it the dataset of examples, tests and smoke runs.
 
 Example:
     >>> from parsecnas.data.builtin import load_builtin

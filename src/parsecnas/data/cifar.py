@@ -1,14 +1,15 @@
 """CIFAR-10 and CIFAR-100 from the official python tarballs, or CIFAR-10 from a JPEG archive.
 
-The python tarballs hold pickled dicts. They are read with an unpickler that only rebuilds plain containers and
-numpy arrays, so a tampered file cannot run code. When ``cifar10/cifar-10-python.tar.gz`` is absent but
-``cifar10-jpeg/cifar10-jpeg-q75.tar.gz`` (``{train,test}/<class>/NNNN.jpg``) is present, CIFAR-10 is decoded from
-that archive once and cached; being JPEG it is lossy, so accuracies differ slightly from published figures.
+The python tarballs hold pickled dicts. They are read with an unpickler that only rebuilds plain containers
+and numpy arrays, so a tampered file cannot run code. When ``cifar10/cifar-10-python.tar.gz`` is absent but
+``cifar10-jpeg/cifar10-jpeg-q75.tar.gz`` (``{train,test}/<class>/NNNN.jpg``) is present, CIFAR-10 is decoded
+from that archive once and cached; being JPEG it is lossy, so accuracies differ slightly from published
+figures.
 
 Example:
     >>> from parsecnas.data.cifar import load_cifar10
     >>> ds = load_cifar10()  # doctest: +SKIP
-    >>> ds.train_images.shape, ds.classes[0]
+    >>> ds.train_images.shape, ds.classes[0]  # doctest: +SKIP
     (torch.Size([50000, 3, 32, 32]), 'airplane')
 """
 
@@ -88,7 +89,7 @@ def _read_batches(tar_path: Path, names: Sequence[str]) -> dict[str, dict[str, A
                     batches[base] = _ArrayUnpickler(io.BytesIO(handle.read()), encoding="latin1").load()
     missing = [n for n in names if n not in batches]
     if missing:
-        raise ValueError(f"{tar_path}: members {missing} are missing; is this the official CIFAR python tarball?")
+        raise ValueError(f"{tar_path}: members {missing} missing; expected an official CIFAR python tarball")
     return batches
 
 
@@ -120,8 +121,8 @@ def _cifar10_from_jpeg(archive: Path) -> ImageDataset:
 def load_cifar10(data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> ImageDataset:
     """CIFAR-10: 50k train / 10k test, 3x32x32, 10 classes.
 
-    Looks for ``cifar10/cifar-10-python.tar.gz``, then ``cifar10-jpeg/cifar10-jpeg-q75.tar.gz``, then downloads
-    the python tarball (about 170 MB) when ``download`` is true.
+    Looks for ``cifar10/cifar-10-python.tar.gz``, then ``cifar10-jpeg/cifar10-jpeg-q75.tar.gz``, then
+    downloads the python tarball (about 170 MB) when ``download`` is true.
 
     Args:
         data_dir: Folder searched before ``$PARSECNAS_DATA`` and the per-user cache.

@@ -1,9 +1,10 @@
 """Where dataset files live, how they are downloaded and checked.
 
 A dataset's files are looked up in ``<root>/<folder>/`` for each root in :func:`search_dirs`, in order: the
-``data_dir`` argument, the folder named by the ``PARSECNAS_DATA`` environment variable, then the per-user cache
-(``$XDG_CACHE_HOME/parsecnas`` or ``~/.cache/parsecnas``). Missing files are downloaded from the base URLs in
-:data:`MIRRORS` into the first writable root, written atomically and checked against their published md5.
+``data_dir`` argument, the folder named by the ``PARSECNAS_DATA`` environment variable, then the per-user
+cache (``$XDG_CACHE_HOME/parsecnas`` or ``~/.cache/parsecnas``). Missing files are downloaded from the base
+URLs in :data:`MIRRORS` into ``data_dir`` (when given and writable) or the cache, written atomically and
+checked against their published md5; ``$PARSECNAS_DATA`` is never written to.
 
 Example:
     >>> from parsecnas.data.files import search_dirs
@@ -122,12 +123,13 @@ def _is_writable(path: Path) -> bool:
 
 
 def writable_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The first root of :func:`search_dirs` that can be written; downloads and caches go there."""
-    roots = search_dirs(data_dir)
-    for root in roots:
-        if _is_writable(root):
-            return root
-    return roots[-1]
+    """Where downloads go: ``data_dir`` when given and writable, else the per-user cache.
+
+    ``$PARSECNAS_DATA`` is only read from: it often names a shared, read-only copy of the data.
+    """
+    if data_dir is not None and _is_writable(Path(data_dir).expanduser()):
+        return Path(data_dir).expanduser()
+    return cache_dir()
 
 
 def locate_files(
@@ -215,13 +217,15 @@ def _missing_message(
         urls = "\n".join(f"  {urllib.parse.urljoin(bases[0], name)}" for name in missing)
         lines.append(f"to install by hand, download\n{urls}")
     target = writable_root(data_dir) / folder
-    lines.append(f"and put them in {target}/ (or in <dir>/{folder}/ with <dir> given as data_dir or ${DATA_ENV})")
+    lines.append(f"and put them in {target}/ (or in <dir>/{folder}/, <dir> given as data_dir or ${DATA_ENV})")
     if hint:
         lines.append(hint)
     return "\n".join(lines)
 
 
-def _download_from_mirrors(remote: RemoteFile, bases: Sequence[str], target: Path) -> tuple[Path | None, list[str]]:
+def _download_from_mirrors(
+    remote: RemoteFile, bases: Sequence[str], target: Path
+) -> tuple[Path | None, list[str]]:
     """Try each mirror in turn; returns the path (or None) and the errors met on the way."""
     errors: list[str] = []
     checksum_failed = False
@@ -287,7 +291,8 @@ def fetch_files(
         if not missing:
             return found
         reason = "failed: " + "; ".join(errors)
-    raise DatasetNotFoundError(_missing_message(folder, [f.name for f in missing], data_dir, bases, reason, hint))
+    names = [f.name for f in missing]
+    raise DatasetNotFoundError(_missing_message(folder, names, data_dir, bases, reason, hint))
 
 
 def save_npz(path: Path, arrays: Mapping[str, np.ndarray], compress: bool = False) -> Path:

@@ -1,12 +1,12 @@
 """MNIST and Fashion-MNIST from their original gzip IDX files, parsed with numpy.
 
-The IDX format: two zero bytes, a dtype code, the number of dimensions, that many big-endian uint32 sizes, then
-the payload in C order.
+The IDX format: two zero bytes, a dtype code, the number of dimensions, that many big-endian uint32 sizes,
+then the payload in C order.
 
 Example:
     >>> from parsecnas.data.idx import load_fashion_mnist
     >>> ds = load_fashion_mnist(download=False)  # doctest: +SKIP
-    >>> ds.train_images.shape
+    >>> ds.train_images.shape  # doctest: +SKIP
     torch.Size([60000, 1, 28, 28])
 """
 
@@ -102,7 +102,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) - header != expected:
         raise ValueError(
-            f"{path}: payload is {len(data) - header} bytes but the header {shape} of {dtype} needs {expected}"
+            f"{path}: payload is {len(data) - header} bytes but header {shape} of {dtype} needs {expected}"
         )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=True)
@@ -121,7 +121,7 @@ def _load_idx_dataset(
     for images, labels, split in ((train_x, train_y, "train"), (test_x, test_y, "test")):
         if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
             raise ValueError(
-                f"{name} {split}: images {images.shape} and labels {labels.shape} do not form (N, H, W) + (N,)"
+                f"{name} {split}: images {images.shape} and labels {labels.shape} are not (N, H, W) and (N,)"
             )
     return ImageDataset.from_tensors(
         name, train_x[:, None], train_y.astype(np.int64), test_x[:, None], test_y.astype(np.int64), classes

@@ -3,7 +3,7 @@
 Example:
     >>> import torch
     >>> from parsecnas.data.image_dataset import ImageDataset
-    >>> images = torch.zeros(4, 1, 8, 8, dtype=torch.uint8)
+    >>> images = torch.arange(256, dtype=torch.uint8).reshape(4, 1, 8, 8)
     >>> labels = torch.tensor([0, 1, 0, 1])
     >>> ds = ImageDataset.from_tensors("toy", images, labels, images, labels, ("a", "b"))
     >>> ds.num_classes, ds.in_channels, ds.image_size
@@ -34,7 +34,7 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     """
     if images.dtype != torch.uint8 or images.dim() != 4:
         raise ValueError(
-            f"channel_stats needs a (N, C, H, W) uint8 tensor, got {images.dtype} of shape {tuple(images.shape)}"
+            f"channel_stats needs a (N, C, H, W) uint8 tensor, got {images.dtype} {tuple(images.shape)}"
         )
     values = torch.arange(256, dtype=torch.float64)
     means: list[float] = []

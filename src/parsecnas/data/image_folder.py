@@ -36,7 +36,9 @@ __all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]
 
 _log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+)
 _SPLITS = ("train", "test")
 _CACHE_VERSION = 1
 
@@ -91,15 +93,17 @@ def _layout(keys: list[str], source: Path) -> tuple[tuple[str, ...], list[tuple[
     bad = [k for k, p in zip(keys, parts, strict=True) if len(p) != depth]
     if bad:
         raise ValueError(
-            f"{source}: {bad[0]!r} does not fit the layout; expected <class>/<image>, or train/<class>/<image> "
-            "with an optional test/<class>/<image>"
+            f"{source}: {bad[0]!r} does not fit the layout; expected <class>/<image>, or "
+            "train/<class>/<image> with an optional test/<class>/<image>"
         )
     rows = [(p[0] == "test", p[-2]) for p in parts] if split_layout else [(False, p[0]) for p in parts]
     classes = tuple(sorted({cls for is_test, cls in rows if not is_test}))
     index = {cls: i for i, cls in enumerate(classes)}
     unknown = sorted({cls for _, cls in rows if cls not in index})
     if unknown:
-        raise ValueError(f"{source}: test classes {unknown} have no train folder; train classes: {list(classes)}")
+        raise ValueError(
+            f"{source}: test classes {unknown} have no train folder; train classes: {list(classes)}"
+        )
     entries = [(key, index[cls], is_test) for key, (is_test, cls) in zip(keys, rows, strict=True)]
     return classes, entries, any(is_test for _, _, is_test in entries)
 
@@ -156,9 +160,8 @@ def _load_cached(source: Path, cache_root: Path | None) -> _Decoded:
     path = _cache_path(source, cache_root or cache_dir())
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
-            return _Decoded(
-                z["images"], z["labels"], z["is_test"], bool(z["has_test"]), tuple(str(c) for c in z["classes"])
-            )
+            classes = tuple(str(c) for c in z["classes"])
+            return _Decoded(z["images"], z["labels"], z["is_test"], bool(z["has_test"]), classes)
     decoded = _decode_source(source)
     try:
         save_npz(

@@ -1,7 +1,8 @@
 """An in-memory batch loader: one uint8 tensor per split on the device, augmented a batch at a time.
 
 Per batch the loader gathers uint8 images, applies random crop (zero padding, in pixel space) and horizontal
-flip, normalises with the dataset's mean and std, then applies cutout (zeros in normalised space, as DARTS does).
+flip, normalises with the dataset's mean and std, then applies cutout (zeros in normalised space, as DARTS
+does).
 All random draws come from one CPU ``torch.Generator`` owned by the loader, seeded from ``seed``, so a loader
 yields the same batches on every device, and :meth:`Loader.state_dict` resumes exactly, even mid-epoch.
 
@@ -60,7 +61,7 @@ class LoaderConfig:
 
     @classmethod
     def for_training(cls, dataset: ImageDataset, batch_size: int = 64, cutout: int = 0) -> LoaderConfig:
-        """Usual training augmentation: crop padding ``image_size // 8`` and flips except for digit datasets."""
+        """Usual training augmentation: crop padding ``image_size // 8``; flips unless the data are digits."""
         padding = max(1, dataset.image_size // 8)
         return cls(batch_size, True, False, padding, dataset.name not in _NO_FLIP, cutout)
 
@@ -74,7 +75,8 @@ class Loader:
     """Iterate over a split held in memory as batches of (normalised float32 images, int64 labels).
 
     ``for images, labels in loader`` runs the rest of the current epoch; :meth:`next_batch` never stops and
-    rolls over epochs, for search algorithms that alternate between a weight loader and an architecture loader.
+    rolls over epochs, for search algorithms that alternate between a weight loader and an architecture
+    loader.
 
     Args:
         images: ``(N, C, H, W)`` uint8.
@@ -135,7 +137,7 @@ class Loader:
         device: torch.device | str | None = None,
         seed: int = 0,
     ) -> Loader:
-        """A loader over ``dataset``'s ``"train"`` or ``"test"`` split, optionally restricted to ``indices``."""
+        """A loader over ``dataset``'s ``"train"`` or ``"test"`` split, optionally only its ``indices``."""
         images, labels = dataset.split(split)
         if indices is not None:
             index = torch.as_tensor(indices, dtype=torch.int64)
@@ -218,6 +220,7 @@ class Loader:
             "num_examples": self.num_examples,
             "batch_size": self.config.batch_size,
             "shuffle": self.config.shuffle,
+            "drop_last": self.config.drop_last,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -226,6 +229,7 @@ class Loader:
             ("num_examples", self.num_examples),
             ("batch_size", self.config.batch_size),
             ("shuffle", self.config.shuffle),
+            ("drop_last", self.config.drop_last),
         ):
             if state[key] != mine:
                 raise ValueError(f"state has {key}={state[key]!r} but this loader has {key}={mine!r}")

@@ -1,8 +1,8 @@
 """Regenerate the shipped ``fashion-mnist-small`` dataset from the original Fashion-MNIST files.
 
-For each class, draw ``--train-per-class`` images from the 60k training set and ``--test-per-class`` from the 10k
-test set without replacement, using ``numpy.random.default_rng(--seed)``; keep them in their original order and
-write them, with their source indices, as a deflated ``.npz`` whose bytes depend only on the inputs.
+For each class, draw ``--train-per-class`` images from the 60k training set and ``--test-per-class`` from the
+10k test set without replacement, using ``numpy.random.default_rng(--seed)``; keep them in their original
+order and write them, with their source indices, as a deflated ``.npz`` whose bytes depend only on the inputs.
 
 Example:
     $ PARSECNAS_DATA=/path/to/data python -m parsecnas.data.make_builtin

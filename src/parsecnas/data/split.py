@@ -1,7 +1,7 @@
 """Seeded splits of a training set into a part that trains weights and a part that scores architectures.
 
-DARTS and PARSEC train the supernet's weights on one half of the training set and update the architecture on the
-other half; the test set is kept apart for the final evaluation.
+DARTS and PARSEC train the supernet's weights on one half of the training set and update the architecture on
+the other half; the test set is kept apart for the final evaluation.
 
 Example:
     >>> from parsecnas.data.split import train_search_split
@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +23,20 @@ __all__ = ["train_search_split"]
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
+
+
+def _class_counts(sizes: list[int], fraction: float) -> list[int]:
+    """Per-class counts of the first part: floor or ceil of each quota, summing to the rounded total.
+
+    Largest remainders get the ceiling (ties to the lower class), so the total matches the unstratified split.
+    """
+    quotas = [fraction * size for size in sizes]
+    counts = [math.floor(q) for q in quotas]
+    extra = math.floor(fraction * sum(sizes) + 0.5) - sum(counts)
+    by_remainder = sorted(range(len(sizes)), key=lambda i: (-(quotas[i] - counts[i]), i))
+    for i in by_remainder[:extra]:
+        counts[i] += 1
+    return counts
 
 
 def _take(indices: torch.Tensor, count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,7 +58,8 @@ def train_search_split(
         fraction: Share of examples in the first (weight-training) part, in ``(0, 1)``.
         seed: Seed of the generator that draws the split; the same seed gives the same split.
         labels: When given, split each class separately (class-stratified) so both parts keep the class
-            proportions; each class puts ``round(fraction * class_size)`` examples in the first part.
+            proportions: each class puts the floor or ceiling of ``fraction * class_size`` examples in the
+            first part, the total being ``fraction * num_examples`` rounded half up, as without labels.
 
     Returns:
         ``(train_indices, search_indices)``, each a sorted int64 tensor.
@@ -54,7 +70,7 @@ def train_search_split(
         raise ValueError(f"fraction={fraction}; valid fractions lie strictly between 0 and 1")
     gen = _generator(seed)
     if labels is None:
-        count = int(round(fraction * num_examples))
+        count = math.floor(fraction * num_examples + 0.5)
         count = min(max(count, 1), num_examples - 1)
         first, second = _take(torch.arange(num_examples), count, gen)
         return first.sort().values, second.sort().values
@@ -63,9 +79,10 @@ def train_search_split(
         raise ValueError(f"labels has {label_tensor.numel()} entries but num_examples={num_examples}")
     firsts: list[torch.Tensor] = []
     seconds: list[torch.Tensor] = []
-    for cls in torch.unique(label_tensor).tolist():
-        members = torch.nonzero(label_tensor == cls).flatten()
-        first, second = _take(members, int(round(fraction * members.numel())), gen)
+    members_per_class = [torch.nonzero(label_tensor == c).flatten() for c in torch.unique(label_tensor).tolist()]
+    counts = _class_counts([m.numel() for m in members_per_class], fraction)
+    for members, count in zip(members_per_class, counts, strict=True):
+        first, second = _take(members, count, gen)
         firsts.append(first)
         seconds.append(second)
     return torch.cat(firsts).sort().values, torch.cat(seconds).sort().values

@@ -1,12 +1,12 @@
 """SVHN (cropped digits, format 2) from the official ``.mat`` files.
 
-Reading MATLAB files needs scipy, imported only when SVHN is loaded. The ``extra`` split is not used. The files
-store digit 0 as label 10; it is mapped back to 0.
+Reading MATLAB files needs scipy, imported only when SVHN is loaded. The ``extra`` split is not used. The
+files store digit 0 as label 10; it is mapped back to 0.
 
 Example:
     >>> from parsecnas.data.svhn import load_svhn
     >>> ds = load_svhn()  # doctest: +SKIP
-    >>> ds.train_images.shape
+    >>> ds.train_images.shape  # doctest: +SKIP
     torch.Size([73257, 3, 32, 32])
 """
 

@@ -79,7 +79,7 @@ def derive_genotype(weights: dict[str, torch.Tensor], inputs_per_node: int = 2) 
     """DARTS's derivation from per-edge op weights (``{"normal": (14, 8), "reduce": (14, 8)}``).
 
     For each node: rank incoming edges by their strongest non-``none`` op, keep the top ``inputs_per_node``,
-    and take that op on each. Ties go to the lower edge / op index.
+    and take that op on each, strongest edge first as in the DARTS code. Ties go to the lower edge / op index.
     """
     none = PRIMITIVES.index("none")
     cells: dict[str, list[tuple[str, int]]] = {}
@@ -95,7 +95,7 @@ def derive_genotype(weights: dict[str, torch.Tensor], inputs_per_node: int = 2) 
             rows = [edge_index(node, j) for j in range(node + 2)]
             best = w[rows].max(dim=1)
             order = sorted(range(node + 2), key=lambda j: (-float(best.values[j]), j))[:inputs_per_node]
-            pairs += [(PRIMITIVES[int(best.indices[j])], j) for j in sorted(order)]
+            pairs += [(PRIMITIVES[int(best.indices[j])], j) for j in order]
         cells[cell] = pairs
     concat = tuple(range(2, NUM_NODES + 2))
     return Genotype(tuple(cells["normal"]), concat, tuple(cells["reduce"]), concat)

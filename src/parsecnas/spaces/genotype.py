@@ -70,6 +70,14 @@ class Genotype:
     def concat(self, cell_type: str) -> tuple[int, ...]:
         return self.normal_concat if cell_type == "normal" else self.reduce_concat
 
+    def canonical(self) -> Genotype:
+        """The same architecture with each node's two pairs in sorted order (a node sums its inputs, so the
+        order within a node carries no meaning); use it to compare architectures."""
+        def sort(pairs: tuple[Pair, ...]) -> tuple[Pair, ...]:
+            return tuple(p for k in range(0, len(pairs), 2) for p in sorted(pairs[k:k + 2], key=lambda q: (q[1], q[0])))
+        return Genotype(sort(self.normal), tuple(sorted(self.normal_concat)), sort(self.reduce),
+                        tuple(sorted(self.reduce_concat)))
+
     # ---- canonical forms -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,67 @@
+"""The DARTS weight optimiser shared by every weight-sharing strategy: SGD, cosine lr, gradient clipping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class WeightOptimConfig:
+    """SGD on the shared weights (DARTS defaults): lr cosine-annealed per epoch from ``lr`` to ``lr_min``."""
+
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
+            raise ValueError(f"need 0 <= lr_min <= lr and lr > 0; got lr={self.lr}, lr_min={self.lr_min}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0 or self.grad_clip <= 0:
+            raise ValueError(f"need weight_decay >= 0 and grad_clip > 0; got {self.weight_decay}, {self.grad_clip}")
+
+
+class WeightOptimizer:
+    """SGD with momentum, weight decay, global-norm clipping and a per-epoch cosine schedule.
+
+    Strategies call :meth:`zero_grad`, accumulate gradients, then :meth:`step`; the search loop calls
+    :meth:`end_epoch`.
+    """
+
+    def __init__(self, params: Iterable[nn.Parameter], config: WeightOptimConfig, epochs: int) -> None:
+        self.config = config
+        self.params = [p for p in params if p.requires_grad]
+        self.sgd = torch.optim.SGD(self.params, lr=config.lr, momentum=config.momentum,
+                                   weight_decay=config.weight_decay)
+        self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.sgd, max(1, epochs), eta_min=config.lr_min)
+
+    @property
+    def lr(self) -> float:
+        return float(self.sgd.param_groups[0]["lr"])
+
+    def zero_grad(self) -> None:
+        self.sgd.zero_grad(set_to_none=True)
+
+    def step(self) -> float:
+        """Clips the accumulated gradient to ``grad_clip`` (global norm), steps, returns the norm before."""
+        norm = nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
+        self.sgd.step()
+        return float(norm)
+
+    def end_epoch(self) -> None:
+        self.schedule.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sgd": self.sgd.state_dict(), "schedule": self.schedule.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sgd.load_state_dict(state["sgd"])
+        self.schedule.load_state_dict(state["schedule"])

@@ -1,0 +1,48 @@
+"""Shared matplotlib plumbing: the optional import and saving a figure by file extension."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from parsecnas.run.atomic import atomic_write_bytes
+
+FORMATS = (".png", ".pdf", ".svg")
+
+
+def require_matplotlib() -> Any:
+    """Import matplotlib, or fail with the command that installs it."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ImportError("plotting needs matplotlib, an optional extra: pip install 'parsecnas[plot]'") from exc
+    return matplotlib
+
+
+def new_figure(width: float, height: float) -> Any:
+    """A figure with its own Agg canvas: no pyplot, no global backend or figure registry."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=150)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def check_format(path: str | Path) -> Path:
+    """``path`` as a Path, if its extension names a supported format."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ValueError(f"cannot tell the image format of {str(path)!r} from its extension "
+                         f"{path.suffix!r}; valid: {', '.join(FORMATS)}")
+    return path
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Render ``fig`` in the format named by the extension of ``path`` and write it atomically."""
+    path = check_format(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lower()[1:])
+    return atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,70 @@
+"""The two small interfaces every strategy implements: weight-sharing (steps on batches) and black-box (ask/tell)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..optim import WeightOptimizer
+from ..spaces.base import Space
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class WeightSharingStrategy(ABC):
+    """A method that trains a supernet's shared weights and its own belief over architectures together.
+
+    The strategy never owns the network or the data: the search loop hands it the supernet, the weight
+    optimiser and one batch from each split per step, and reads back numbers and the derived architecture.
+    """
+
+    name: str = ""
+
+    @abstractmethod
+    def step(self, net: nn.Module, weights: WeightOptimizer, train: Batch, search: Batch) -> dict[str, float]:
+        """One search step: updates the shared weights and the belief; returns scalars to log."""
+
+    @abstractmethod
+    def derive(self) -> Hashable:
+        """The architecture the strategy would return now (PARSEC: the mode of its distribution)."""
+
+    def epoch_metrics(self) -> dict[str, float]:
+        """Scalars describing the belief (e.g. entropy), logged once per epoch."""
+        return {}
+
+    def outputs(self) -> dict[str, Any]:
+        """JSON-safe artefacts for the run directory, by file stem (e.g. ``{"distribution": {...}}``)."""
+        return {}
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly (tensors, numbers, strings, lists and dicts only)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+StrategyFactory = Callable[..., WeightSharingStrategy]
+_REGISTRY: dict[str, StrategyFactory] = {}
+
+
+def register_strategy(name: str, factory: StrategyFactory) -> None:
+    """Registers a weight-sharing strategy factory ``factory(space, config, seed)`` under ``name``."""
+    _REGISTRY[name] = factory
+
+
+def create_strategy(name: str, space: Space, config: Any, seed: int) -> WeightSharingStrategy:
+    """Creates a registered strategy, e.g. ``create_strategy("parsec", space, ParsecConfig(), seed=0)``."""
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown strategy {name!r}; valid strategies: {', '.join(sorted(_REGISTRY))}") from None
+    return factory(space, config, seed)
+
+
+def list_strategies() -> list[str]:
+    return sorted(_REGISTRY)

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The offline data folder (``PARSECNAS_DATA``, set by .ci/run); tests that need it skip without it."""
+    value = os.environ.get("PARSECNAS_DATA")
+    if not value or not Path(value).is_dir():
+        pytest.skip("PARSECNAS_DATA is not set to the offline data folder")
+    return Path(value)
