@@ -1,8 +1,8 @@
 """Configuration as frozen dataclasses, loadable from YAML and ``key.sub=value`` overrides.
 
 Each configurable component owns one frozen dataclass whose ``__post_init__`` validates it, so constructing a
-config *is* validating it. This module holds only the generic machinery: converting plain data (a YAML mapping,
-command-line overrides) into such dataclasses and back.
+config *is* validating it. This module holds only the generic machinery: converting plain data (a YAML
+mapping, command-line overrides) into such dataclasses and back.
 
 Example:
     >>> from dataclasses import dataclass
@@ -57,7 +57,7 @@ class _Override:
             return self.raw
 
 
-def from_dict(cls: type[T], data: Mapping[str, Any], *, _where: str = "") -> T:
+def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     """Build the dataclass ``cls`` from plain data, converting values per the field annotations.
 
     Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``Path``, enums, ``Literal[...]``,
@@ -77,18 +77,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, _where: str = "") -> T:
     """
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise TypeError(f"from_dict needs a dataclass type, got {cls!r}")
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{_where.rstrip('.') or cls.__name__}: expected a mapping of keys to values, "
-                          f"got {data!r} ({type(data).__name__})")
-    hints = _init_field_types(cls)
-    for key in data:
-        if key not in hints:
-            raise _unknown_key(str(key), cls, hints, _where)
-    missing = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in data and _is_required(f)]
-    if missing:
-        raise ConfigError(f"{cls.__name__}: missing required key(s) {', '.join(_where + m for m in missing)}")
-    kwargs = {key: _convert(value, hints[key], f"{_where}{key}") for key, value in data.items()}
-    return _construct(cls, kwargs, _where)
+    return _from_dict(cls, data, "")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -121,6 +110,10 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
 
     Example:
         >>> cfg = load_config(SearchConfig, "search.yaml", ["epochs=10", "optim.lr=0.05"])  # doctest: +SKIP
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ConfigError: If the file is not a YAML mapping, or a key or value is invalid.
     """
     data: Any = {}
     if path is not None:
@@ -147,6 +140,22 @@ def save_config(cfg: Any, path: str | Path) -> Path:
 # ----------------------------------------------------------------------------------------------- helpers
 
 
+def _from_dict(cls: type[T], data: Any, where: str) -> T:
+    """:func:`from_dict` for the dataclass at ``where``: ``""`` or a dotted prefix such as ``"optim."``."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where.rstrip('.') or cls.__name__}: expected a mapping of keys to values, "
+                          f"got {data!r} ({type(data).__name__})")
+    hints = _init_field_types(cls)
+    for key in data:
+        if key not in hints:
+            raise _unknown_key(str(key), cls, hints, where)
+    missing = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in data and _is_required(f)]
+    if missing:
+        raise ConfigError(f"{cls.__name__}: missing required key(s) {', '.join(where + m for m in missing)}")
+    kwargs = {key: _convert(value, hints[key], f"{where}{key}") for key, value in data.items()}
+    return _construct(cls, kwargs, where)
+
+
 def _init_field_types(cls: type) -> dict[str, Any]:
     try:
         hints = get_type_hints(cls)
@@ -163,14 +172,14 @@ def _is_required(f: dataclasses.Field[Any]) -> bool:
 def _unknown_key(key: str, cls: type, hints: Mapping[str, Any], where: str) -> ConfigError:
     valid = sorted(hints)
     close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"; did you mean {where}{close[0]!r}?" if close else ""
+    hint = f"; did you mean {where + close[0]!r}?" if close else ""
     return ConfigError(f"unknown key {where + key!r} in {cls.__name__}{hint} valid keys: {', '.join(valid)}")
 
 
 def _construct(cls: type[T], kwargs: dict[str, Any], where: str, base: T | None = None) -> T:
     """Construct (or replace into) ``cls``, so ``__post_init__`` validation errors name where they arose."""
     try:
-        return cls(**kwargs) if base is None else dataclasses.replace(base, **kwargs)  # type: ignore[type-var]
+        return cls(**kwargs) if base is None else dataclasses.replace(base, **kwargs)
     except ConfigError:
         raise
     except ValueError as exc:
@@ -258,7 +267,8 @@ def _convert_sequence(value: Any, tp: Any, where: str) -> Any:
     if origin is tuple and args and args[-1] is not Ellipsis:
         if len(value) != len(args):
             raise _mismatch(value, tp, where, f"; needs exactly {len(args)} items")
-        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        pairs = enumerate(zip(value, args, strict=True))
+        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in pairs)
     item_tp = args[0] if args else Any
     items = [_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
     return tuple(items) if origin is tuple else items
@@ -290,7 +300,7 @@ def _convert_class(value: Any, tp: type, where: str) -> Any:
         if isinstance(value, tp):
             return value
         if isinstance(value, Mapping):
-            return from_dict(tp, value, _where=f"{where}.")
+            return _from_dict(tp, value, f"{where}.")
         raise _mismatch(value, tp, where, "; give a mapping of its fields")
     if issubclass(tp, PurePath):
         if not isinstance(value, (str, PurePath)):
@@ -368,7 +378,7 @@ def _apply_tree(cfg: T, tree: Mapping[str, Any], where: str) -> T:
         if sub_cls is None:
             raise ConfigError(f"{path} is {_type_name(hints[name])}, not a nested config, so "
                               f"{path}.{next(iter(sub))} cannot be set")
-        changes[name] = from_dict(sub_cls, sub, _where=f"{path}.")  # e.g. an Optional[Sub] that was None
+        changes[name] = _from_dict(sub_cls, sub, f"{path}.")  # e.g. an Optional[Sub] that was None
     return _construct(cls, changes, where, base=cfg)
 
 

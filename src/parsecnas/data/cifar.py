@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import pickle
@@ -62,6 +63,7 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): codecs.encode,  # how protocol-2 pickles written by Python 3 store bytes
 }
 
 
@@ -155,4 +157,3 @@ def load_cifar100(data_dir: str | os.PathLike[str] | None = None, download: bool
     test_x, test_y = _stack([batches["test"]], "fine_labels")
     classes = tuple(str(c) for c in batches["meta"]["fine_label_names"])
     return ImageDataset.from_tensors("cifar100", train_x, train_y, test_x, test_y, classes)
-

@@ -107,9 +107,7 @@ class ImageDataset:
             )
         channels = self.train_images.shape[1]
         if len(self.mean) != channels or len(self.std) != channels:
-            raise ValueError(
-                f"mean {self.mean} and std {self.std} need one value per channel ({channels})"
-            )
+            raise ValueError(f"mean {self.mean} and std {self.std} need one value per channel ({channels})")
         if any(s <= 0 for s in self.std):
             raise ValueError(f"std {self.std} must be positive in every channel")
 

@@ -79,7 +79,9 @@ def train_search_split(
         raise ValueError(f"labels has {label_tensor.numel()} entries but num_examples={num_examples}")
     firsts: list[torch.Tensor] = []
     seconds: list[torch.Tensor] = []
-    members_per_class = [torch.nonzero(label_tensor == c).flatten() for c in torch.unique(label_tensor).tolist()]
+    members_per_class = [
+        torch.nonzero(label_tensor == c).flatten() for c in torch.unique(label_tensor).tolist()
+    ]
     counts = _class_counts([m.numel() for m in members_per_class], fraction)
     for members, count in zip(members_per_class, counts, strict=True):
         first, second = _take(members, count, gen)

@@ -49,8 +49,8 @@ class CellLayout:
         """``n`` points along ``edge`` from the rim of its source node to the rim of its target node."""
         p0, p1 = np.array(self.nodes[edge.src].xy), np.array(self.nodes[edge.dst].xy)
         curve = _bezier(p0, np.array(edge.control), p1, np.linspace(0.0, 1.0, 400))
-        outside = (np.linalg.norm(curve - p0, axis=1) > RADIUS) & (np.linalg.norm(curve - p1, axis=1) > RADIUS)
-        inside = np.flatnonzero(outside)
+        clear = (np.linalg.norm(curve - p0, axis=1) > RADIUS) & (np.linalg.norm(curve - p1, axis=1) > RADIUS)
+        inside = np.flatnonzero(clear)
         t0, t1 = (inside[0], inside[-1]) if inside.size else (0, 399)
         return _bezier(p0, np.array(edge.control), p1, np.linspace(t0 / 399, t1 / 399, n))
 
@@ -66,7 +66,8 @@ def cell_edges(genotype: Any, cell: str) -> tuple[list[tuple[str, int]], tuple[i
         raise ValueError(f"unknown cell {cell!r}; valid cells: 'normal', 'reduce'")
     pairs = [tuple(p) for p in getattr(genotype, cell)]
     if not pairs or len(pairs) % 2:
-        raise ValueError(f"{cell} cell needs 2 (op, input) pairs per intermediate node, got {len(pairs)} pairs")
+        raise ValueError(f"{cell} cell needs 2 (op, input) pairs per intermediate node, "
+                         f"got {len(pairs)} pairs")
     n_nodes = len(pairs) // 2
     ops = []
     for k, pair in enumerate(pairs):
@@ -107,7 +108,8 @@ def layout_cell(ops: Sequence[tuple[str, int]], concat: Sequence[int]) -> CellLa
                 (depth[j] * COL_GAP, float(y[j])))
         for j in range(output + 1)
     }
-    wanted = [(src, j + 2, op) for j in range(n_nodes) for op, src in ops[2 * j:2 * j + 2]]
+    wanted: list[tuple[int, int, str | None]] = [
+        (src, j + 2, op) for j in range(n_nodes) for op, src in ops[2 * j:2 * j + 2]]
     wanted += [(j, output, None) for j in concat]
     edges: list[Edge] = []
     for src, dst, op in wanted:
@@ -128,7 +130,8 @@ class Label:
         rad = np.deg2rad(self.angle)
         along, across = np.array([np.cos(rad), np.sin(rad)]), np.array([-np.sin(rad), np.cos(rad)])
         rel = points - np.array(self.xy)
-        return (np.abs(rel @ along) < self.size[0] / 2 + pad) & (np.abs(rel @ across) < self.size[1] / 2 + pad)
+        half_w, half_h = self.size[0] / 2 + pad, self.size[1] / 2 + pad
+        return (np.abs(rel @ along) < half_w) & (np.abs(rel @ across) < half_h)
 
     def samples(self) -> np.ndarray:
         """A grid of points covering the label's box."""
@@ -151,9 +154,9 @@ def place_labels(layout: CellLayout, sizes: Sequence[tuple[float, float]]) -> li
     centres = np.array([n.xy for n in layout.nodes.values()])
     tips = np.array([c[-1] for c in curves])  # arrowheads
     placed: list[Label] = []
-    for edge, size in zip(labelled, sizes):
+    for edge, size in zip(labelled, sizes, strict=True):
         own = layout.points(edge)
-        others = np.concatenate([c for e, c in zip(layout.edges, curves) if e is not edge])
+        others = np.concatenate([c for e, c in zip(layout.edges, curves, strict=True) if e is not edge])
         best, best_cost = None, np.inf
         for t in _LABEL_T:
             i = int(round(t * (len(own) - 1)))
@@ -162,7 +165,7 @@ def place_labels(layout: CellLayout, sizes: Sequence[tuple[float, float]]) -> li
             angle = angle - 180 if angle > 90 else angle + 180 if angle <= -90 else angle
             label = Label((float(own[i][0]), float(own[i][1])), angle, (float(size[0]), float(size[1])))
             grid = label.samples()
-            near_node = np.linalg.norm(grid[:, None, :] - centres[None], axis=2).min(1) < RADIUS + _LABEL_GAP
+            near_node = _distances(grid, centres).min(1) < RADIUS + _LABEL_GAP
             cost = (100 * near_node.mean() + 100 * sum(p.contains(grid, _LABEL_GAP).mean() for p in placed)
                     + 5 * label.contains(others, _LABEL_GAP).sum() + 20 * label.contains(tips, 0.25).sum()
                     + 4 * abs(t - 0.5))
@@ -189,11 +192,16 @@ def _bent_edge(nodes: dict[int, Node], earlier: list[Edge], src: int, dst: int, 
     for bend in _BENDS:
         edge = Edge(src, dst, op, (float(mid[0] + bend * dy), float(mid[1] - bend * dx)))
         pts = layout.points(edge)
-        gaps = np.linalg.norm(pts[:, None, :] - obstacles[None, :, :], axis=2).min() if len(obstacles) else np.inf
-        cost = 100.0 * max(0.0, 1.6 * RADIUS - gaps) + abs(bend)
+        gap = _distances(pts, obstacles).min() if len(obstacles) else np.inf
+        cost = 100.0 * max(0.0, 1.6 * RADIUS - gap) + abs(bend)
         for other in previous:
-            cost += 0.5 * float((np.linalg.norm(pts[:, None, :] - other[None, :, :], axis=2).min(1) < 0.12).sum())
+            cost += 0.5 * float((_distances(pts, other).min(1) < 0.12).sum())
         if cost < best_cost - 1e-9:
             best, best_cost = edge, cost
     assert best is not None
     return best
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise distances between the points of ``a`` (rows) and ``b`` (columns)."""
+    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)

@@ -16,7 +16,8 @@ def require_matplotlib() -> Any:
     try:
         import matplotlib
     except ImportError as exc:
-        raise ImportError("plotting needs matplotlib, an optional extra: pip install 'parsecnas[plot]'") from exc
+        raise ImportError("plotting needs matplotlib, an optional extra: "
+                          "pip install 'parsecnas[plot]'") from exc
     return matplotlib
 
 

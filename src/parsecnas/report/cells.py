@@ -35,10 +35,11 @@ _EDGE_COLOR = "#404040"
 _OUTPUT_EDGE_COLOR = "#9a9a9a"
 _OP_FONT = 8.5
 _NODE_FONT = 12
+_LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9}
 
 
 def draw_cell(genotype: Any, cell: str, path: str | Path, *, title: str | None = None) -> Path:
-    """Draw the ``"normal"`` or ``"reduce"`` cell of ``genotype`` to ``path`` (``.png``, ``.pdf`` or ``.svg``).
+    """Draw the ``"normal"`` or ``"reduce"`` cell of ``genotype`` to a ``.png``, ``.pdf`` or ``.svg`` file.
 
     Args:
         genotype: Any object with ``normal``/``reduce`` pair tuples and ``*_concat`` (see module docstring).
@@ -58,8 +59,8 @@ def draw_cell(genotype: Any, cell: str, path: str | Path, *, title: str | None =
     layout = layout_cell(ops, concat)
     fig = new_figure(4.0, 3.0)
     renderer = fig.canvas.get_renderer()
-    labelled = [edge for edge in layout.edges if edge.op is not None]
-    labels = place_labels(layout, [_label_size(fig, renderer, edge.op) for edge in labelled])
+    ops_drawn = [edge.op for edge in layout.edges if edge.op is not None]
+    labels = place_labels(layout, [_label_size(fig, renderer, op) for op in ops_drawn])
     xmin, ymin, xmax, ymax = _extent(layout, labels, title)
     fig.set_size_inches((xmax - xmin) * _INCH_PER_UNIT, (ymax - ymin) * _INCH_PER_UNIT)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
@@ -69,9 +70,9 @@ def draw_cell(genotype: Any, cell: str, path: str | Path, *, title: str | None =
     ax.set_axis_off()
     _draw_edges(ax, layout)
     _draw_nodes(ax, layout)
-    for edge, label in zip(labelled, labels):
-        ax.text(*label.xy, edge.op, fontsize=_OP_FONT, ha="center", va="center", rotation=label.angle,
-                rotation_mode="anchor", zorder=4, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+    for op, label in zip(ops_drawn, labels, strict=True):
+        ax.text(*label.xy, op, fontsize=_OP_FONT, ha="center", va="center", rotation=label.angle,
+                rotation_mode="anchor", zorder=4, bbox=_LABEL_BOX)
     if title:
         ax.text((xmin + xmax) / 2, ymin + 0.1, title, fontsize=_NODE_FONT, ha="center", va="bottom")
     return save_figure(fig, path)
@@ -125,7 +126,8 @@ def _draw_nodes(ax: Any, layout: CellLayout) -> None:
     from matplotlib.patches import Circle
 
     for node in layout.nodes.values():
-        ax.add_patch(Circle(node.xy, RADIUS, facecolor=_FILL[node.kind], edgecolor="#303030", lw=1.2, zorder=3))
+        disc = Circle(node.xy, RADIUS, facecolor=_FILL[node.kind], edgecolor="#303030", lw=1.2, zorder=3)
+        ax.add_patch(disc)
         ax.text(*node.xy, node.label, fontsize=_NODE_FONT, ha="center", va="center", zorder=5)
 
 

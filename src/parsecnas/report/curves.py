@@ -1,7 +1,8 @@
 """Search curves: how the architecture distribution evolves over a search (PARSEC paper, Figure 3 style).
 
 Example:
-    >>> metrics = [{"epoch": e, "mode_accuracy": 0.5 + 0.04 * e, "entropy": 20.0 / (e + 1)} for e in range(10)]
+    >>> metrics = [{"epoch": e, "mode_accuracy": 0.5 + 0.04 * e, "entropy": 20.0 / (e + 1)}
+    ...            for e in range(10)]
     >>> plot_search_curves(metrics, "/tmp/parsecnas_doc_curves.png")  # doctest: +SKIP
     PosixPath('/tmp/parsecnas_doc_curves.png')
 """
@@ -47,13 +48,15 @@ def plot_search_curves(metrics: Sequence[Mapping[str, Any]], path: str | Path,
     path = check_format(path)
     keys = tuple(keys)
     if not 1 <= len(keys) <= 2:
-        raise ValueError(f"plot_search_curves draws one or two metrics (one per y-axis), got {len(keys)}: {keys}")
+        raise ValueError(f"plot_search_curves draws one or two metrics (one per y-axis), "
+                         f"got {len(keys)}: {keys}")
     series = {key: _series(metrics, x, key) for key in keys}
     fig = new_figure(6.0, 3.6)
     ax = fig.add_subplot(1, 1, 1)
     axes = [ax, ax.twinx()] if len(keys) == 2 else [ax]
     handles = []
-    for axis, key, color, style in zip(axes, keys, _COLORS, _STYLES):
+    for i, (axis, key) in enumerate(zip(axes, keys, strict=True)):
+        color, style = _COLORS[i], _STYLES[i]
         xs, ys = series[key]
         (line,) = axis.plot(xs, ys, style, color=color, markersize=3.5, lw=1.5, label=_pretty(key))
         axis.set_ylabel(_pretty(key), color=color)
@@ -62,7 +65,8 @@ def plot_search_curves(metrics: Sequence[Mapping[str, Any]], path: str | Path,
     ax.set_xlabel(_pretty(x))
     ax.grid(True, alpha=0.3)
     # Above the axes: "best" placement cannot see the twin axis, so it would cover a curve.
-    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False)
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles),
+              frameon=False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -118,7 +118,10 @@ def _first_line(exc: BaseException) -> str:
 
 def _weights_only_reason(exc: BaseException) -> str:
     """The informative line of torch's long weights-only message (e.g. 'Unsupported global: ...')."""
-    for line in str(exc).splitlines():
-        if "WeightsUnpickler error:" in line:
-            return line.split("WeightsUnpickler error:", 1)[1].split(". Please use", 1)[0].strip()
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        reason = text.split("WeightsUnpickler error:", 1)[1]
+        reason = reason.split("Check the documentation", 1)[0].split(". Please use", 1)[0]
+        if reason.strip():
+            return " ".join(reason.split())
     return _first_line(exc)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -34,7 +35,10 @@ def peak_rss_mb() -> float:
 
 
 def peak_gpu_mb(device: str | torch.device | None = None) -> float | None:
-    """Peak CUDA memory allocated by tensors on ``device`` (current GPU by default), in MiB; None without CUDA."""
+    """Peak CUDA memory allocated by tensors on ``device`` (the current GPU by default), in MiB.
+
+    Returns None when CUDA is unavailable.
+    """
     if not torch.cuda.is_available():
         return None
     return torch.cuda.max_memory_allocated(device) / 2**20
@@ -73,6 +77,7 @@ class Timer:
     Args:
         offset: Seconds already spent, e.g. stored in a checkpoint before an interruption, so that the total
             cost of a resumed search is still right.
+        clock: A monotonic clock in seconds; ``time.perf_counter`` unless a test needs a fake one.
 
     Example:
         >>> timer = Timer(offset=3600.0)
@@ -80,10 +85,11 @@ class Timer:
         1.0
     """
 
-    def __init__(self, offset: float = 0.0) -> None:
+    def __init__(self, offset: float = 0.0, clock: Callable[[], float] = time.perf_counter) -> None:
         if offset < 0:
             raise ValueError(f"offset must be >= 0 seconds, got {offset}")
         self._accumulated = float(offset)
+        self._clock = clock
         self._started_at: float | None = None
 
     def __repr__(self) -> str:
@@ -99,7 +105,7 @@ class Timer:
         """Seconds counted so far, including the time since :meth:`start` while running."""
         if self._started_at is None:
             return self._accumulated
-        return self._accumulated + time.perf_counter() - self._started_at
+        return self._accumulated + self._clock() - self._started_at
 
     @property
     def hours(self) -> float:
@@ -109,13 +115,13 @@ class Timer:
     def start(self) -> Timer:
         """Start (or continue) counting; a no-op while running. Returns self."""
         if self._started_at is None:
-            self._started_at = time.perf_counter()
+            self._started_at = self._clock()
         return self
 
     def stop(self) -> float:
         """Stop counting; returns :attr:`elapsed`."""
         if self._started_at is not None:
-            self._accumulated += time.perf_counter() - self._started_at
+            self._accumulated += self._clock() - self._started_at
             self._started_at = None
         return self._accumulated
 

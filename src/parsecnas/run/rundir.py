@@ -89,7 +89,8 @@ class Run:
                                f"choose a new run directory")
             diffs = _diff(self.config(), plain)
             if diffs:
-                shown = "; ".join(diffs[:_MAX_DIFFS_SHOWN]) + ("; ..." if len(diffs) > _MAX_DIFFS_SHOWN else "")
+                more = "; ..." if len(diffs) > _MAX_DIFFS_SHOWN else ""
+                shown = "; ".join(diffs[:_MAX_DIFFS_SHOWN]) + more
                 raise RunError(f"cannot resume {self.path}: its config differs from the given one in "
                                f"{len(diffs)} key(s): {shown}. Resume with the original config or start a "
                                f"new run directory")
@@ -112,7 +113,7 @@ class Run:
     # ---------------------------------------------------------------------------------------- metrics
 
     def log(self, record: Mapping[str, Any]) -> None:
-        """Append one metrics record (a JSON line, fsynced); see :class:`~parsecnas.run.metrics.MetricsLog`."""
+        """Append one metrics record as a fsynced JSON line (see ``parsecnas.run.metrics.MetricsLog``)."""
         self._metrics.append(record)
 
     def metrics(self) -> list[dict[str, Any]]:

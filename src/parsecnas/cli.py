@@ -1,0 +1,177 @@
+"""``parsecnas``: the command line. Each sub-command parses flags into a frozen config and calls the library.
+
+Any config field can be set with ``--key=value`` or ``--sub.key=value`` (values parsed with
+``ast.literal_eval``), after an optional ``--config FILE.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ConfigError, load_config, to_dict
+
+
+def _run_dir(kind: str, given: str | None) -> str:
+    return given or str(Path("runs") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+
+
+def _overrides(extra: Sequence[str]) -> list[str]:
+    bad = [e for e in extra if not e.startswith("--") or "=" not in e]
+    if bad:
+        raise ConfigError(f"unrecognised arguments {bad}; config fields are set as --key=value "
+                          f"(e.g. --epochs=3 --parsec.samples=8)")
+    return [e[2:] for e in extra]
+
+
+def cmd_search(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from .search import SearchConfig, run_search
+
+    overrides = _overrides(extra) + ([f"init_from={args.init_from!r}"] if args.init_from else [])
+    config = load_config(SearchConfig, args.config, overrides)
+    run_dir = _run_dir("search", args.run_dir)
+    result = run_search(config, run_dir, resume=args.resume, progress=not args.quiet)
+    _print_search_summary(result)
+    return 0
+
+
+def _print_search_summary(result: Any) -> None:
+    last = result.metrics[-1] if result.metrics else {}
+    print(f"\nsearch finished: {result.run_dir}")
+    print(f"  derived architecture (mode): {result.architecture}")
+    if last:
+        print(f"  held-out accuracy of the mode with the shared weights: {last.get('mode_accuracy', float('nan')):.4f}"
+              f"   entropy of p(alpha | pi): {last.get('entropy', float('nan')):.2f} nats")
+    top = getattr(result.strategy, "most_probable", None)
+    if top is not None:
+        print("  most probable architectures:")
+        for rank, (_, p) in enumerate(top(3), 1):
+            print(f"    #{rank}: p = {p:.3g}")
+    print(f"  files: genotype.json (train it: parsecnas train {result.run_dir}), distribution.json, "
+          f"top_architectures.json, cell_normal.png, cell_reduce.png, curves.png, metrics.jsonl")
+
+
+def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from .train import TrainConfig, train_genotype
+
+    config = load_config(TrainConfig, args.config, _overrides(extra))
+    result = train_genotype(args.genotype, config, _run_dir("train", args.run_dir), resume=args.resume,
+                            progress=not args.quiet)
+    print(json.dumps({k: v for k, v in result.items() if k != "genotype"}, indent=2))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    from .estimators import count_multiply_adds, count_parameters
+    from .nets import build_network
+    from .spaces import published_genotypes, resolve_genotype
+
+    if args.list:
+        print("\n".join(published_genotypes()))
+        return 0
+    if not args.genotype:
+        raise ConfigError("show needs a GENOTYPE (a published name, a file, a run directory or a string), or --list")
+    genotype = resolve_genotype(args.genotype)
+    size = 224 if args.setting == "imagenet" else 32
+    net = build_network(genotype, args.setting)
+    info = {"genotype": genotype.to_dict(), "setting": args.setting,
+            "params_m": round(count_parameters(net) / 1e6, 3),
+            "multiply_adds_m": round(count_multiply_adds(net, (3, size, size)) / 1e6, 1)}
+    if args.draw:
+        from .report import draw_cell
+
+        stem = Path(args.draw)
+        for cell in ("normal", "reduce"):
+            draw_cell(genotype, cell, stem.with_name(f"{stem.stem}_{cell}{stem.suffix}"), title=f"{cell} cell")
+        info["drawings"] = [str(stem.with_name(f"{stem.stem}_{c}{stem.suffix}")) for c in ("normal", "reduce")]
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for cell in ("normal", "reduce"):
+        print(f"{cell} cell:")
+        for k, (op, source) in enumerate(genotype.cell(cell)):
+            name = {0: "c_{k-2}", 1: "c_{k-1}"}.get(source, f"node {source - 2}")
+            print(f"  node {k // 2}  <- {op:<13} ({name})")
+    print(f"setting {args.setting}: {info['params_m']:.2f}M parameters (without auxiliary head), "
+          f"{info['multiply_adds_m']:.0f}M multiply-adds per {size}x{size} image")
+    for path in info.get("drawings", []):
+        print(f"drew {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """A few-minute PARSEC search on the shipped dataset, then a short from-scratch training of its mode."""
+    from .search import DataConfig, NetConfig, SearchConfig, run_search
+    from .strategies import ParsecConfig
+    from .train import TrainConfig, train_genotype
+
+    root = Path(args.run_dir or _run_dir("demo", None))
+    config = load_config(SearchConfig, None, _overrides(extra)) if extra else SearchConfig(
+        epochs=4, steps_per_epoch=25, net=NetConfig(num_cells=5, channels=8), data=DataConfig(batch_size=48),
+        parsec=ParsecConfig(samples=8, min_weight=1e-3))
+    print(f"1/2  PARSEC search on the built-in {config.data.dataset} "
+          f"({config.epochs} epochs x {config.steps_per_epoch} steps, K = {config.parsec.samples})")
+    result = run_search(config, root / "search", progress=not args.quiet)
+    _print_search_summary(result)
+    print("\n2/2  training the mode from scratch (short budget)")
+    train_cfg = TrainConfig(dataset=config.data.dataset, num_cells=5, channels=12, epochs=2, batch_size=64,
+                            cutout=0, steps_per_epoch=60)
+    out = train_genotype(result.architecture, train_cfg, root / "train", progress=not args.quiet)
+    print(f"\nmode trained from scratch: test accuracy {out['test_accuracy']:.4f} on {config.data.dataset} "
+          f"({out['params_m']:.3f}M params); outputs in {root}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parsecnas", description=__doc__)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("search", help="run a weight-sharing search (PARSEC by default)")
+    p.add_argument("--config", help="YAML file of SearchConfig fields")
+    p.add_argument("--run-dir", help="run directory (default runs/search-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
+    p.add_argument("--init-from", help="warm-start the distribution from an earlier search run directory")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_search)
+    p = sub.add_parser("train", help="train a genotype from scratch (DARTS protocol)")
+    p.add_argument("genotype", help="published name, genotype JSON file, search run directory or string")
+    p.add_argument("--config", help="YAML file of TrainConfig fields")
+    p.add_argument("--run-dir")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("show", help="print a genotype's cells, parameters and multiply-adds; draw its cells")
+    p.add_argument("genotype", nargs="?")
+    p.add_argument("--setting", choices=("cifar10", "imagenet"), default="cifar10")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--draw", metavar="FILE", help="draw both cells to FILE_normal.EXT and FILE_reduce.EXT")
+    p.add_argument("--list", action="store_true", help="list the published genotypes")
+    p.set_defaults(func=cmd_show)
+    p = sub.add_parser("demo", help="short PARSEC search on the built-in dataset, then train its mode briefly")
+    p.add_argument("--run-dir")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)  # only the CLI touches the global RNG; library code uses its own generators
+    try:
+        return int(args.func(args, extra))
+    except (ConfigError, ValueError, FileNotFoundError) as err:
+        print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["build_parser", "main", "to_dict"]

@@ -1,0 +1,247 @@
+"""The weight-sharing search loop: data -> supernet -> strategy steps -> run directory.
+
+The loop owns the data, the network and the weight optimiser; the strategy owns its belief. Every epoch it logs
+the derived architecture's held-out accuracy, the strategy's numbers, time and peak memory, then writes an
+atomic checkpoint from which a killed search resumes to exactly the result of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import to_dict
+from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search_split
+from .optim import WeightOptimConfig, WeightOptimizer
+from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
+from .spaces import get_space
+from .spaces.base import Space
+from .strategies import ParsecConfig, WeightSharingStrategy, create_strategy
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data a search uses and how it is batched.
+
+    Attributes:
+        dataset: a name from ``parsecnas.data.list_datasets()``; the shipped default needs no download.
+        data_dir: where dataset files live (else ``$PARSECNAS_DATA``, else the per-user cache).
+        batch_size: examples per train batch and per search batch.
+        search_fraction: share of the training set held out as the search split (PARSEC and DARTS: 0.5).
+        cutout: cutout side on train batches (0: off).
+        eval_examples: held-out search-split examples on which the derived architecture's accuracy is measured.
+    """
+
+    dataset: str = "fashion-mnist-small"
+    data_dir: str | None = None
+    batch_size: int = 64
+    search_fraction: float = 0.5
+    cutout: int = 0
+    eval_examples: int = 2000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.search_fraction < 1:
+            raise ValueError(f"search_fraction must lie in (0, 1), got {self.search_fraction}")
+        if self.batch_size < 1 or self.eval_examples < 1:
+            raise ValueError(f"batch_size and eval_examples must be >= 1; got {self.batch_size}, "
+                             f"{self.eval_examples}")
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """The supernet's size (DARTS search defaults)."""
+
+    num_cells: int = 8
+    channels: int = 16
+
+    def __post_init__(self) -> None:
+        if self.num_cells < 1 or self.channels < 2 or self.channels % 2:
+            raise ValueError(f"need num_cells >= 1 and an even channels >= 2; got {self.num_cells}, "
+                             f"{self.channels}")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """One weight-sharing search. Loadable from YAML and ``key.sub=value`` flags (``parsecnas.config``).
+
+    Attributes:
+        strategy: a registered strategy name; its settings are the field of the same name.
+        epochs: passes over the train split (the cosine lr schedule spans them).
+        steps_per_epoch: cap on steps per epoch (default: one pass over the train split).
+        init_from: a search run directory whose learnt distribution warm-starts this one.
+        channels_last: run convolutions in channels-last layout (much faster depthwise convs on CPU).
+        device: ``auto`` (a GPU when present), ``cpu`` or ``cuda[:i]``.
+    """
+
+    strategy: str = "parsec"
+    space: str = "darts"
+    seed: int = 0
+    epochs: int = 50
+    steps_per_epoch: int | None = None
+    init_from: str | None = None
+    channels_last: bool = True
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    weights: WeightOptimConfig = field(default_factory=WeightOptimConfig)
+    parsec: ParsecConfig = field(default_factory=ParsecConfig)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1 or unset, got {self.steps_per_epoch}")
+
+
+@dataclass
+class SearchResult:
+    """What a search returns: the derived architecture, where its files are, and the per-epoch metrics."""
+
+    architecture: Any
+    run_dir: Path
+    metrics: list[dict[str, Any]]
+    strategy: WeightSharingStrategy
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class _Setup:
+    space: Space
+    dataset: ImageDataset
+    train: Loader
+    search: Loader
+    held_out: Loader
+    net: torch.nn.Module
+    strategy: WeightSharingStrategy
+    weights: WeightOptimizer
+    device: torch.device
+
+
+def _setup(config: SearchConfig) -> _Setup:
+    device = resolve_device(config.device)
+    space = get_space(config.space)
+    ds = load_dataset(config.data.dataset, config.data.data_dir)
+    train_idx, search_idx = train_search_split(len(ds.train_labels), 1 - config.data.search_fraction,
+                                               seed=config.seed, labels=ds.train_labels)
+    loader_cfg = LoaderConfig.for_training(ds, config.data.batch_size, config.data.cutout)
+    train = Loader.from_dataset(ds, "train", train_idx, loader_cfg, device=device, seed=config.seed * 3 + 1)
+    search = Loader.from_dataset(ds, "train", search_idx, loader_cfg, device=device, seed=config.seed * 3 + 2)
+    held_out = Loader.from_dataset(ds, "train", search_idx[: config.data.eval_examples],
+                                   LoaderConfig.for_evaluation(256), device=device)
+    with torch.random.fork_rng(devices=[]):  # deterministic init without disturbing the caller's RNG
+        torch.manual_seed(config.seed)
+        net = space.supernet(num_cells=config.net.num_cells, channels=config.net.channels,
+                             num_classes=ds.num_classes, in_channels=ds.in_channels)
+    net = net.to(device, memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
+    strategy = create_strategy(config.strategy, space, getattr(config, config.strategy, None), config.seed)
+    weights = WeightOptimizer(net.parameters(), config.weights, config.epochs)
+    return _Setup(space, ds, train, search, held_out, net, strategy, weights, device)
+
+
+def _layout(batch: tuple[torch.Tensor, torch.Tensor], channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = batch
+    return (x.contiguous(memory_format=torch.channels_last) if channels_last else x), y
+
+
+@torch.no_grad()
+def evaluate_architecture(net: torch.nn.Module, arch: Any, loader: Loader, channels_last: bool = True) -> float:
+    """Accuracy of ``arch`` with the shared weights over one pass of ``loader``.
+
+    The supernet's batch norm always uses batch statistics (see docs/architecture.md), so this is measured in
+    batches of the loader's size (256 for the held-out loader), a fixed-order pass over fixed examples.
+    """
+    correct = total = 0
+    for batch in loader:
+        x, y = _layout(batch, channels_last)
+        correct += int((net(x, arch).argmax(1) == y).sum())
+        total += y.numel()
+    return correct / max(1, total)
+
+
+def load_distribution(run_dir: str | Path) -> dict[str, Any]:
+    """The exported distribution of an earlier search run (``distribution.json``)."""
+    path = Path(run_dir) / "distribution.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no distribution.json; --init-from needs a finished PARSEC run")
+    return json.loads(path.read_text())
+
+
+def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = False,
+               progress: bool = True) -> SearchResult:
+    """Runs (or resumes) a weight-sharing search and writes its outputs into ``run_dir``.
+
+    Example:
+        >>> from parsecnas.search import SearchConfig, NetConfig, run_search
+        >>> cfg = SearchConfig(epochs=1, steps_per_epoch=2, net=NetConfig(num_cells=3, channels=4),
+        ...                    parsec=ParsecConfig(samples=2))
+        >>> result = run_search(cfg, "/tmp/parsecnas-doc-run", progress=False)  # doctest: +SKIP
+    """
+    run = Run(run_dir)
+    resuming = run.create(to_dict(config), resume=resume)
+    s = _setup(config)
+    if config.init_from and hasattr(s.strategy, "distribution"):
+        s.strategy.distribution.transfer_from(load_distribution(config.init_from))
+    start_epoch, elapsed = 0, 0.0
+    state = run.restore() if resuming else None
+    if state is not None:
+        start_epoch, elapsed = int(state["epoch"]), float(state["elapsed"])
+        s.net.load_state_dict(state["net"])
+        s.weights.load_state_dict(state["weights"])
+        s.strategy.load_state_dict(state["strategy"])
+        s.train.load_state_dict(state["train_loader"])
+        s.search.load_state_dict(state["search_loader"])
+    steps = config.steps_per_epoch or len(s.train)
+    timer = Timer(offset=elapsed).start()
+    with ProgressBar(total=(config.epochs - start_epoch) * steps, desc=config.strategy, enabled=progress) as bar:
+        for epoch in range(start_epoch, config.epochs):
+            s.net.train()
+            totals: dict[str, float] = {}
+            for step in range(steps):
+                stats = s.strategy.step(s.net, s.weights, _layout(s.train.next_batch(), config.channels_last),
+                                        _layout(s.search.next_batch(), config.channels_last))
+                for key, value in stats.items():
+                    totals[key] = totals.get(key, 0.0) + value
+                bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", step=step + 1, loss=stats.get("loss", 0.0),
+                           **{k: v for k, v in s.strategy.epoch_metrics().items() if k == "entropy"})
+            s.weights.end_epoch()
+            arch = s.strategy.derive()
+            record = {"epoch": epoch + 1, "step": (epoch + 1) * steps,
+                      "mode_accuracy": evaluate_architecture(s.net, arch, s.held_out, config.channels_last),
+                      **{key: value / steps for key, value in totals.items()},
+                      **s.strategy.epoch_metrics(), "lr": s.weights.lr,
+                      "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb(),
+                      "architecture": s.space.format(arch)}
+            run.log(record)
+            bar.write(f"epoch {epoch + 1}: mode accuracy {record['mode_accuracy']:.4f}"
+                      + (f", entropy {record['entropy']:.2f}" if "entropy" in record else ""))
+            run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "net": s.net.state_dict(),
+                                 "weights": s.weights.state_dict(), "strategy": s.strategy.state_dict(),
+                                 "train_loader": s.train.state_dict(), "search_loader": s.search.state_dict()})
+    arch = s.strategy.derive()
+    write_outputs(run, s, arch, timer.hours)
+    return SearchResult(arch, run.path, run.metrics(), s.strategy)
+
+
+def write_outputs(run: Run, s: _Setup, arch: Any, hours: float) -> None:
+    """The derived architecture (JSON and string form), the strategy's artefacts, cell drawings and curves."""
+    run.write_text("genotype.json", s.space.format(arch) + "\n")
+    run.write_text("genotype.txt", str(arch) + "\n")
+    for stem, obj in s.strategy.outputs().items():
+        run.write_json(f"{stem}.json", obj)
+    run.write_json("search_cost.json", {"device": device_name(s.device), "device_hours": hours})
+    try:
+        from .report import draw_genotype, plot_search_curves
+
+        draw_genotype(arch, run.path_of("cell"))
+        plot_search_curves(run.metrics(), run.path_of("curves.png"), keys=("mode_accuracy", "entropy"))
+    except ImportError:  # plots need the `plot` extra; the numbers are all in the files above
+        pass
