@@ -1,16 +1,21 @@
 """Loader throughput with augmentation: batched tensor ops vs a per-sample Python loop.
 
-Both paths do the same work on CIFAR-sized data (3x32x32 uint8): shuffle, random crop with 4 px zero padding,
-horizontal flip, normalisation, 16 px cutout (DARTS' training pipeline), then collate a batch. The per-sample
-path augments one image at a time with tensor ops, as a ``Dataset.__getitem__`` with per-image transforms does.
+Both paths do the same work on CIFAR-sized data (3x32x32 uint8): shuffle, random crop with 4 px zero
+padding, horizontal flip, normalisation, 16 px cutout (DARTS' training pipeline), then collate a batch. The
+per-sample path augments one image at a time with tensor ops, as a ``Dataset.__getitem__`` with per-image
+transforms does.
+
+On a CPU shared with other busy processes (load average above the core count), torch's OpenMP ops stall at
+their barriers and every batched op slows down by orders of magnitude; run with ``--threads 1`` there.
 
 Usage:
-    python benchmarks/bench_loader.py [--num-examples 10240] [--device cpu|cuda] [--repeats 3]
+    python benchmarks/bench_loader.py [--num-examples 10240] [--device cpu|cuda] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 
@@ -85,15 +90,20 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: leave as is)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (args.num_examples, 3, 32, 32), generator=gen, dtype=torch.uint8)
     labels = torch.randint(0, 10, (args.num_examples,), generator=gen)
     images_dev, labels_dev = images.to(device), labels.to(device)
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} N={args.num_examples}"
+        f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} cpus={os.cpu_count()} "
+        f"load={load:.1f} N={args.num_examples}"
     )
     print("augmentation: crop pad 4 + flip + cutout 16 + normalise, 3x32x32 uint8\n")
     print(f"| {'loader':<22} | {'batch':>5} | {'images/s':>12} | {'speedup':>7} |")

@@ -132,7 +132,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
 
 def save_config(cfg: Any, path: str | Path) -> Path:
     """Write ``cfg`` as YAML atomically (a reader never sees a half-written file); returns the path."""
-    from parsecnas.run.atomic import atomic_write_text  # run/ does not import config: no cycle
+    from parsecnas.run.atomic import atomic_write_text  # here, so importing config does not load torch
 
     return atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
@@ -140,7 +140,7 @@ def save_config(cfg: Any, path: str | Path) -> Path:
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _from_dict(cls: type[T], data: Any, where: str) -> T:
+def _from_dict(cls: Any, data: Any, where: str) -> Any:
     """:func:`from_dict` for the dataclass at ``where``: ``""`` or a dotted prefix such as ``"optim."``."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where.rstrip('.') or cls.__name__}: expected a mapping of keys to values, "
@@ -176,7 +176,7 @@ def _unknown_key(key: str, cls: type, hints: Mapping[str, Any], where: str) -> C
     return ConfigError(f"unknown key {where + key!r} in {cls.__name__}{hint} valid keys: {', '.join(valid)}")
 
 
-def _construct(cls: type[T], kwargs: dict[str, Any], where: str, base: T | None = None) -> T:
+def _construct(cls: Any, kwargs: dict[str, Any], where: str, base: Any = None) -> Any:
     """Construct (or replace into) ``cls``, so ``__post_init__`` validation errors name where they arose."""
     try:
         return cls(**kwargs) if base is None else dataclasses.replace(base, **kwargs)

@@ -27,6 +27,9 @@ class CategoricalProduct(nn.Module):
         (torch.Size([8, 16]), torch.Size([8]))
     """
 
+    valid: torch.Tensor
+    sizes: torch.Tensor
+
     def __init__(self, decisions: Sequence[Decision]) -> None:
         super().__init__()
         if not decisions:

@@ -141,7 +141,8 @@ def _setup(config: SearchConfig) -> _Setup:
         torch.manual_seed(config.seed)
         net = space.supernet(num_cells=config.net.num_cells, channels=config.net.channels,
                              num_classes=ds.num_classes, in_channels=ds.in_channels)
-    net = net.to(device, memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    net = net.to(device, memory_format=layout)  # type: ignore[call-overload]
     strategy = create_strategy(config.strategy, space, getattr(config, config.strategy, None), config.seed)
     weights = WeightOptimizer(net.parameters(), config.weights, config.epochs)
     return _Setup(space, ds, train, search, held_out, net, strategy, weights, device)

@@ -71,8 +71,9 @@ def test_accuracy(net: EvalNetwork, loader: Loader, channels_last: bool = True) 
     return correct / max(1, total)
 
 
-def train_genotype(genotype: Genotype | str, config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
-                   progress: bool = True) -> dict[str, Any]:
+def train_genotype(
+    genotype: Genotype | str, config: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
     """Trains ``genotype`` from scratch and returns (and writes to ``result.json``) its figures.
 
     Example:
@@ -84,17 +85,29 @@ def train_genotype(genotype: Genotype | str, config: TrainConfig, run_dir: str |
     resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume)
     device = resolve_device(config.device)
     ds = load_dataset(config.dataset, config.data_dir)
-    train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout),
-                                device=device, seed=config.seed)
+    train = Loader.from_dataset(
+        ds,
+        "train",
+        None,
+        LoaderConfig.for_training(ds, config.batch_size, config.cutout),
+        device=device,
+        seed=config.seed,
+    )
     test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(256), device=device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        net = build_network(genotype, config.setting, num_cells=config.num_cells, channels=config.channels,
-                            num_classes=ds.num_classes, in_channels=ds.in_channels,
-                            auxiliary=config.auxiliary_weight > 0)
+        net = build_network(
+            genotype,
+            config.setting,
+            num_cells=config.num_cells,
+            channels=config.channels,
+            num_classes=ds.num_classes,
+            in_channels=ds.in_channels,
+            auxiliary=config.auxiliary_weight > 0,
+        )
     params, macs = count_parameters(net), count_multiply_adds(net, (ds.in_channels, ds.image_size, ds.image_size))
     memory = torch.channels_last if config.channels_last else torch.contiguous_format
-    net = net.to(device, memory_format=memory)
+    net = net.to(device, memory_format=memory)  # type: ignore[call-overload]
     net.drop_path_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     sgd = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(sgd, config.epochs, eta_min=config.lr_min)
@@ -127,16 +140,36 @@ def train_genotype(genotype: Genotype | str, config: TrainConfig, run_dir: str |
                 total_loss += loss.item()
                 bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", loss=loss.item())
             schedule.step()
-            run.log({"epoch": epoch + 1, "train_loss": total_loss / steps, "time_s": timer.elapsed,
-                     "peak_rss_mb": peak_rss_mb()})
-            run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "net": net.state_dict(),
-                                 "sgd": sgd.state_dict(), "schedule": schedule.state_dict(),
-                                 "loader": train.state_dict(),
-                                 "drop_path_generator": net.drop_path_generator.get_state()})
-    result = {"genotype": genotype.to_dict(), "test_accuracy": test_accuracy(net, test, config.channels_last),
-              "test_error": None, "params_m": params / 1e6, "multiply_adds_m": macs / 1e6,
-              "train_hours": timer.hours, "device": device_name(device), "epochs": config.epochs,
-              "dataset": config.dataset}
-    result["test_error"] = 1.0 - result["test_accuracy"]
+            run.log(
+                {
+                    "epoch": epoch + 1,
+                    "train_loss": total_loss / steps,
+                    "time_s": timer.elapsed,
+                    "peak_rss_mb": peak_rss_mb(),
+                }
+            )
+            run.save_checkpoint(
+                {
+                    "epoch": epoch + 1,
+                    "elapsed": timer.elapsed,
+                    "net": net.state_dict(),
+                    "sgd": sgd.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "loader": train.state_dict(),
+                    "drop_path_generator": net.drop_path_generator.get_state(),
+                }
+            )
+    accuracy = test_accuracy(net, test, config.channels_last)
+    result = {
+        "genotype": genotype.to_dict(),
+        "test_accuracy": accuracy,
+        "test_error": 1.0 - accuracy,
+        "params_m": params / 1e6,
+        "multiply_adds_m": macs / 1e6,
+        "train_hours": timer.hours,
+        "device": device_name(device),
+        "epochs": config.epochs,
+        "dataset": config.dataset,
+    }
     run.write_json("result.json", result)
     return result

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from parsecnas.data import Loader, LoaderConfig, cutout, load_dataset, random_crop, random_flip
+from parsecnas.data import Loader, LoaderConfig, crop_flip, cutout, load_dataset, random_crop, random_flip
 
 
 def _images(n: int = 40, c: int = 3, size: int = 12, seed: int = 0) -> torch.Tensor:
@@ -117,6 +117,16 @@ def test_random_crop_equals_a_window_of_the_zero_padded_image() -> None:
     for i, (dy, dx) in enumerate(offsets.tolist()):
         assert torch.equal(cropped[i], padded[i, :, dy : dy + 12, dx : dx + 12])
     assert torch.equal(cropped[1], images[1])
+
+
+def test_crop_flip_mirrors_the_cropped_window() -> None:
+    images = _images(3)
+    offsets = torch.tensor([[1, 3], [0, 4], [2, 2]])
+    out = crop_flip(images, 2, offsets, torch.tensor([True, True, False]))
+    padded = F.pad(images, (2, 2, 2, 2))
+    for i, (dy, dx) in enumerate(offsets.tolist()):
+        window = padded[i, :, dy : dy + 12, dx : dx + 12]
+        assert torch.equal(out[i], window.flip(-1) if i < 2 else window)
 
 
 def test_random_flip_mirrors_only_the_masked_images() -> None:

@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from parsecnas.data.augment import cutout, normalize, random_crop, random_flip
+from parsecnas.data.augment import crop_flip, cutout, cutout_mask, normalize, random_crop, random_flip
 from parsecnas.data.builtin import BUILTIN_DATASET, load_builtin
 from parsecnas.data.cifar import load_cifar10, load_cifar100
 from parsecnas.data.files import (
@@ -52,7 +52,9 @@ __all__ = [
     "RemoteFile",
     "cache_dir",
     "channel_stats",
+    "crop_flip",
     "cutout",
+    "cutout_mask",
     "fetch_files",
     "list_datasets",
     "load_builtin",

@@ -19,7 +19,45 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["cutout", "normalize", "random_crop", "random_flip"]
+__all__ = ["crop_flip", "cutout", "cutout_mask", "normalize", "random_crop", "random_flip"]
+
+
+def crop_flip(
+    images: torch.Tensor, padding: int, offsets: torch.Tensor | None, flip: torch.Tensor | None
+) -> torch.Tensor:
+    """Crop a window of each zero-padded image, then mirror it left-right where ``flip`` is true.
+
+    Both happen in one ``gather`` over the flattened padded images, which is several times faster on CPU than
+    a gather per axis followed by ``torch.where(flip, x.flip(3), x)``, and never synchronises a GPU.
+
+    Args:
+        images: ``(B, C, H, W)`` batch of any dtype.
+        padding: Zero border width on every side.
+        offsets: ``(B, 2)`` int64 ``(top, left)`` corners of the windows in the padded image, each in
+            ``0..2*padding``; ``(padding, padding)`` gives back the original image. None means no shift.
+        flip: ``(B,)`` bool, which windows to mirror; None mirrors none.
+
+    Returns:
+        The transformed batch, same shape and dtype.
+    """
+    b, c, h, w = images.shape
+    device = images.device
+    if offsets is None:
+        offsets = torch.full((b, 2), padding, dtype=torch.int64)
+    if offsets.shape != (b, 2):
+        raise ValueError(f"offsets has shape {tuple(offsets.shape)}; expected ({b}, 2)")
+    if flip is not None and flip.shape != (b,):
+        raise ValueError(f"flip has shape {tuple(flip.shape)}; expected ({b},)")
+    padded = F.pad(images, (padding, padding, padding, padding)) if padding else images
+    width = w + 2 * padding
+    offsets = offsets.to(device)
+    cols = torch.arange(w, device=device).expand(b, w)
+    if flip is not None:
+        cols = torch.where(flip.to(device)[:, None], w - 1 - cols, cols)
+    rows = offsets[:, :1] + torch.arange(h, device=device)  # (B, H)
+    index = rows[:, :, None] * width + (offsets[:, 1:] + cols)[:, None, :]  # (B, H, W) into the flat image
+    flat = padded.reshape(b, c, -1)
+    return flat.gather(2, index.view(b, 1, h * w).expand(b, c, h * w)).view(b, c, h, w)
 
 
 def random_crop(images: torch.Tensor, padding: int, offsets: torch.Tensor) -> torch.Tensor:
@@ -28,34 +66,14 @@ def random_crop(images: torch.Tensor, padding: int, offsets: torch.Tensor) -> to
     Args:
         images: ``(B, C, H, W)`` batch of any dtype.
         padding: Zero border width; 0 returns ``images`` unchanged.
-        offsets: ``(B, 2)`` int64 ``(top, left)`` corners of the windows in the padded image, each in
-            ``0..2*padding``; ``(padding, padding)`` gives back the original image.
-
-    Returns:
-        The cropped batch, same shape and dtype.
+        offsets: ``(B, 2)`` int64 ``(top, left)`` corners in the padded image, each in ``0..2*padding``.
     """
-    if padding == 0:
-        return images
-    b, c, h, w = images.shape
-    if offsets.shape != (b, 2):
-        raise ValueError(f"offsets has shape {tuple(offsets.shape)}; expected ({b}, 2)")
-    padded = F.pad(images, (padding, padding, padding, padding))
-    offsets = offsets.to(images.device)
-    rows = offsets[:, 0, None] + torch.arange(h, device=images.device)
-    cols = offsets[:, 1, None] + torch.arange(w, device=images.device)
-    padded = padded.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * padding))
-    return padded.gather(3, cols[:, None, None, :].expand(b, c, h, w))
+    return crop_flip(images, padding, offsets, None) if padding else images
 
 
 def random_flip(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mirror left-right the images where ``mask`` is true.
-
-    Args:
-        images: ``(B, C, H, W)`` batch.
-        mask: ``(B,)`` bool, which images to flip.
-    """
-    mask = mask.to(images.device).view(-1, 1, 1, 1)
-    return torch.where(mask, images.flip(3), images)
+    """Mirror left-right the images where ``mask`` (``(B,)`` bool) is true."""
+    return crop_flip(images, 0, None, mask)
 
 
 def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -64,6 +82,19 @@ def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float])
     std_t = torch.tensor(std, dtype=torch.float32, device=images.device).view(shape)
     mean_t = torch.tensor(mean, dtype=torch.float32, device=images.device).view(shape)
     return (images.to(torch.float32) / 255.0 - mean_t) / std_t
+
+
+def cutout_mask(shape: torch.Size | tuple[int, ...], length: int, centers: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, H, W)`` bool, false inside each image's cutout square (see :func:`cutout`), true elsewhere."""
+    b, _, h, w = shape
+    if centers.shape != (b, 2):
+        raise ValueError(f"centers has shape {tuple(centers.shape)}; expected ({b}, 2)")
+    start = centers - length // 2
+    rows = torch.arange(h, device=centers.device)
+    cols = torch.arange(w, device=centers.device)
+    in_rows = (rows >= start[:, :1]) & (rows < start[:, :1] + length)
+    in_cols = (cols >= start[:, 1:]) & (cols < start[:, 1:] + length)
+    return ~(in_rows[:, None, :, None] & in_cols[:, None, None, :])
 
 
 def cutout(images: torch.Tensor, length: int, centers: torch.Tensor) -> torch.Tensor:
@@ -83,13 +114,5 @@ def cutout(images: torch.Tensor, length: int, centers: torch.Tensor) -> torch.Te
     """
     if length == 0:
         return images
-    b, _, h, w = images.shape
-    if centers.shape != (b, 2):
-        raise ValueError(f"centers has shape {tuple(centers.shape)}; expected ({b}, 2)")
-    start = centers.to(images.device) - length // 2
-    rows = torch.arange(h, device=images.device)
-    cols = torch.arange(w, device=images.device)
-    in_rows = (rows >= start[:, :1]) & (rows < start[:, :1] + length)
-    in_cols = (cols >= start[:, 1:]) & (cols < start[:, 1:] + length)
-    square = in_rows[:, None, :, None] & in_cols[:, None, None, :]
-    return images.masked_fill(square, 0)
+    keep = cutout_mask(images.shape, length, centers.to(images.device))
+    return images * keep.to(images.dtype)

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from parsecnas.data.augment import cutout, random_crop, random_flip
+from parsecnas.data.augment import crop_flip, cutout_mask
 from parsecnas.data.image_dataset import ImageDataset
 
 __all__ = ["Loader", "LoaderConfig"]
@@ -197,17 +197,19 @@ class Loader:
         cfg, gen = self.config, self._generator
         images = self.images.index_select(0, index)
         b, _, h, w = images.shape
+        offsets = flips = None
         if cfg.crop_padding:
             offsets = torch.randint(0, 2 * cfg.crop_padding + 1, (b, 2), generator=gen)
-            images = random_crop(images, cfg.crop_padding, offsets)
         if cfg.flip:
-            images = random_flip(images, torch.rand(b, generator=gen) < 0.5)
+            flips = torch.rand(b, generator=gen) < 0.5
+        if offsets is not None or flips is not None:
+            images = crop_flip(images, cfg.crop_padding, offsets, flips)
         floats = images.to(torch.float32).mul_(self._scale).add_(self._shift)
         if cfg.cutout:
             centers = torch.stack(
                 [torch.randint(0, h, (b,), generator=gen), torch.randint(0, w, (b,), generator=gen)], dim=1
             )
-            floats = cutout(floats, cfg.cutout, centers)
+            floats.mul_(cutout_mask(floats.shape, cfg.cutout, centers.to(self.device)))
         return floats, self.labels.index_select(0, index)
 
     def state_dict(self) -> dict[str, Any]:

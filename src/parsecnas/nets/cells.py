@@ -66,6 +66,8 @@ class _Rectified:
 class EvalCell(nn.Module):
     """A cell of an evaluation network: the genotype's 8 ops, BN affine, drop path on non-identity ops."""
 
+    multiplier: int
+
     def __init__(self, genotype: Genotype, spec: CellSpec) -> None:
         super().__init__()
         cell_type = "reduce" if spec.reduction else "normal"
@@ -103,6 +105,8 @@ class SearchCell(nn.Module):
     is skipped).
     """
 
+    multiplier: int
+
     def __init__(self, spec: CellSpec, primitives: Sequence[str] = PRIMITIVES) -> None:
         super().__init__()
         self.reduction = spec.reduction
@@ -115,13 +119,18 @@ class SearchCell(nn.Module):
         )
         self.multiplier = NUM_NODES
 
+    def op(self, node: int, source: int, name: str) -> nn.Module:
+        """The candidate op ``name`` on the edge from ``source`` into ``node``."""
+        edge = self.edges[edge_index(node, source)]
+        assert isinstance(edge, nn.ModuleDict)
+        return edge[name]
+
     def forward_path(self, s0: torch.Tensor, s1: torch.Tensor, pairs: Sequence[Pair]) -> torch.Tensor:
         states = [self.pre0(s0), self.pre1(s1)]
         rect = _Rectified(states)
         for node in range(NUM_NODES):
             (op_a, src_a), (op_b, src_b) = pairs[2 * node], pairs[2 * node + 1]
-            edge_a, edge_b = self.edges[edge_index(node, src_a)], self.edges[edge_index(node, src_b)]
-            states.append(rect.run(edge_a[op_a], src_a) + rect.run(edge_b[op_b], src_b))
+            states.append(rect.run(self.op(node, src_a, op_a), src_a) + rect.run(self.op(node, src_b, op_b), src_b))
         return torch.cat(states[2:], dim=1)
 
     def forward_mixed(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
@@ -137,7 +146,7 @@ class SearchCell(nn.Module):
                 for o, name in enumerate(self.primitives):
                     if name == "none" or (mask is not None and not mask[e][o]):
                         continue
-                    total = total + weights[e, o] * rect.run(self.edges[e][name], source)
+                    total = total + weights[e, o] * rect.run(self.op(node, source, name), source)
             if isinstance(total, int):  # every op of every edge masked out
                 total = Zero(2 if self.reduction else 1)(states[0])
             states.append(total)

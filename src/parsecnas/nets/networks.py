@@ -53,9 +53,10 @@ class EvalNetwork(nn.Module):
             stem_channels = channels
             self.stem0, self.stem1 = imagenet_stems(in_channels, channels)
         plan = cell_plan(num_cells, channels, stem_channels, first_reduction_prev=stem == "imagenet")
-        self.cells = nn.ModuleList(EvalCell(genotype, spec) for spec in plan)
+        cells = [EvalCell(genotype, spec) for spec in plan]
+        self.cells = nn.ModuleList(cells)
         self.aux_index = 2 * num_cells // 3
-        c_out = [cell.multiplier * spec.channels for cell, spec in zip(self.cells, plan)]
+        c_out = [cell.multiplier * spec.channels for cell, spec in zip(cells, plan)]
         self.auxiliary = AuxiliaryHead(c_out[self.aux_index], num_classes) if auxiliary else None
         self.classifier = nn.Linear(c_out[-1], num_classes)
 

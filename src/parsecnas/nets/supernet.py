@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import PRIMITIVES
-from ..spaces.genotype import Genotype
+from ..spaces.genotype import NUM_NODES, Genotype
 from .cells import SearchCell, cell_plan
 from .heads import cifar_stem
 
@@ -42,11 +42,12 @@ class SuperNet(nn.Module):
         self.stem = cifar_stem(in_channels, stem_multiplier * channels, affine=False)
         plan = cell_plan(num_cells, channels, stem_multiplier * channels)
         self.cells = nn.ModuleList(SearchCell(spec, self.primitives) for spec in plan)
-        self.classifier = nn.Linear(self.cells[-1].multiplier * plan[-1].channels, num_classes)
+        self.classifier = nn.Linear(NUM_NODES * plan[-1].channels, num_classes)
 
     def forward(self, x: torch.Tensor, arch: Genotype | MixingWeights) -> torch.Tensor:
         s0 = s1 = self.stem(x)
         for cell in self.cells:
+            assert isinstance(cell, SearchCell)
             cell_type = "reduce" if cell.reduction else "normal"
             if isinstance(arch, Genotype):
                 out = cell.forward_path(s0, s1, arch.cell(cell_type))

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from parsecnas.cli import main
+from parsecnas.search import DataConfig, NetConfig, SearchConfig, run_search
+from parsecnas.spaces import Genotype
+from parsecnas.strategies import Parsec, ParsecConfig
+
+TINY = SearchConfig(epochs=3, steps_per_epoch=3, net=NetConfig(num_cells=3, channels=4),
+                    data=DataConfig(batch_size=8, eval_examples=64), parsec=ParsecConfig(samples=3))
+VOLATILE = {"time_s", "peak_rss_mb"}
+
+
+def stable(metrics: list[dict]) -> list[dict]:
+    return [{k: v for k, v in m.items() if k not in VOLATILE} for m in metrics]
+
+
+def test_killed_search_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch) -> None:
+    full = run_search(TINY, tmp_path / "full", progress=False)
+    calls = {"n": 0}
+    original = Parsec.step
+
+    def dying_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:  # mid-way through epoch 2, after the epoch-1 checkpoint
+            raise KeyboardInterrupt("killed")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Parsec, "step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(TINY, tmp_path / "killed", progress=False)
+    assert len((tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()) == 1
+    monkeypatch.setattr(Parsec, "step", original)
+    resumed = run_search(TINY, tmp_path / "killed", resume=True, progress=False)
+    assert stable(resumed.metrics) == stable(full.metrics)
+    assert resumed.architecture == full.architecture
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    assert all(torch.equal(a["net"][k], b["net"][k]) for k in a["net"])
+    assert torch.equal(a["strategy"]["distribution"]["logits"], b["strategy"]["distribution"]["logits"])
+
+
+def test_search_writes_its_outputs_and_they_load(tmp_path) -> None:
+    result = run_search(TINY, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert Genotype.parse((run / "genotype.json").read_text()) == result.architecture
+    assert Genotype.parse((run / "genotype.txt").read_text()) == result.architecture
+    top = json.loads((run / "top_architectures.json").read_text())
+    probs = [t["probability"] for t in top]
+    assert probs == sorted(probs, reverse=True) and Genotype.parse(top[0]["genotype"]) == result.architecture
+    assert [m["epoch"] for m in result.metrics] == [1, 2, 3]
+    for m in result.metrics:
+        assert 0 <= m["mode_accuracy"] <= 1 and 1 <= m["ess"] <= 3 and m["entropy"] > 0
+
+
+def test_init_from_warm_starts_the_distribution(tmp_path) -> None:
+    first = run_search(TINY, tmp_path / "a", progress=False)
+    cfg = SearchConfig(epochs=1, steps_per_epoch=1, init_from=str(tmp_path / "a"),
+                       net=NetConfig(num_cells=4, channels=6), data=DataConfig(batch_size=8, eval_examples=32),
+                       parsec=ParsecConfig(samples=2, arch_lr=1e-9))
+    second = run_search(cfg, tmp_path / "b", progress=False)
+    assert second.architecture == first.architecture  # a bigger net, the same learnt mode
+    with pytest.raises(FileNotFoundError, match="distribution.json"):
+        run_search(SearchConfig(init_from=str(tmp_path)), tmp_path / "c", progress=False)
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path) -> None:
+    run_search(TINY, tmp_path / "r", progress=False)
+    with pytest.raises(Exception, match="differs"):
+        run_search(SearchConfig(epochs=4, steps_per_epoch=3, net=TINY.net, data=TINY.data, parsec=TINY.parsec),
+                   tmp_path / "r", resume=True, progress=False)
+
+
+def test_cli_rejects_unknown_config_keys(capsys) -> None:
+    assert main(["search", "--parsec.sample=3"]) == 2
+    assert "samples" in capsys.readouterr().err
