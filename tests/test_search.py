@@ -78,3 +78,13 @@ def test_resume_with_a_different_config_is_refused(tmp_path) -> None:
 def test_cli_rejects_unknown_config_keys(capsys) -> None:
     assert main(["search", "--parsec.sample=3"]) == 2
     assert "samples" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["parsec-finetune.yaml", "parsec-cifar10.yaml"])
+def test_shipped_configs_load(name: str) -> None:
+    from pathlib import Path
+
+    from parsecnas.config import load_config
+
+    cfg = load_config(SearchConfig, Path(__file__).parents[1] / "configs" / name)
+    assert cfg.data.dataset == "cifar10"

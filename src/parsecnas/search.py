@@ -53,10 +53,13 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class NetConfig:
-    """The supernet's size (DARTS search defaults)."""
+    """The supernet's size (DARTS search defaults). Fine-tuning on the evaluation configuration (PARSEC section
+    4.2) uses 20 cells, C = 36 and the auxiliary head (``configs/parsec-finetune.yaml``)."""
 
     num_cells: int = 8
     channels: int = 16
+    auxiliary: bool = False
+    auxiliary_weight: float = 0.4
 
     def __post_init__(self) -> None:
         if self.num_cells < 1 or self.channels < 2 or self.channels % 2:
@@ -140,7 +143,8 @@ def _setup(config: SearchConfig) -> _Setup:
     with torch.random.fork_rng(devices=[]):  # deterministic init without disturbing the caller's RNG
         torch.manual_seed(config.seed)
         net = space.supernet(num_cells=config.net.num_cells, channels=config.net.channels,
-                             num_classes=ds.num_classes, in_channels=ds.in_channels)
+                             num_classes=ds.num_classes, in_channels=ds.in_channels,
+                             auxiliary=config.net.auxiliary, auxiliary_weight=config.net.auxiliary_weight)
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(device, memory_format=layout)  # type: ignore[call-overload]
     strategy = create_strategy(config.strategy, space, getattr(config, config.strategy, None), config.seed)

@@ -91,3 +91,16 @@ def test_supernet_active_mask_skips_ops() -> None:
     for c in skip_only:
         skip_only[c][:, PRIMITIVES.index("skip_connect")] = 1 / 8
     assert torch.allclose(masked, net(x, skip_only), atol=1e-6)
+
+
+def test_supernet_auxiliary_head_adds_its_weighted_loss() -> None:
+    from parsecnas.nets import training_loss
+
+    torch.manual_seed(0)
+    net = SuperNet(num_cells=3, channels=4, num_classes=3, auxiliary=True, auxiliary_weight=0.4)
+    g = sample_uniform(get_space("darts"), torch.Generator().manual_seed(0))
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+    logits, aux = net.forward_train(x, g)
+    assert aux is not None and torch.equal(net(x, g), logits)
+    expected = torch.nn.functional.cross_entropy(logits, y) + 0.4 * torch.nn.functional.cross_entropy(aux, y)
+    assert torch.allclose(training_loss(net, g, (x, y)), expected)

@@ -3,7 +3,7 @@
 from .cells import CellSpec, EvalCell, SearchCell, cell_plan
 from .heads import AuxiliaryHead
 from .networks import SETTINGS, EvalNetwork, build_network
-from .supernet import MixingWeights, SuperNet
+from .supernet import MixingWeights, SuperNet, training_loss
 
 __all__ = [
     "SETTINGS",
@@ -16,4 +16,5 @@ __all__ = [
     "SuperNet",
     "build_network",
     "cell_plan",
+    "training_loss",
 ]

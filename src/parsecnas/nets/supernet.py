@@ -12,7 +12,7 @@ from torch import nn
 from ..ops import PRIMITIVES
 from ..spaces.genotype import NUM_NODES, Genotype
 from .cells import SearchCell, cell_plan
-from .heads import cifar_stem
+from .heads import AuxiliaryHead, cifar_stem
 
 MixingWeights = dict[str, torch.Tensor]
 """``{"normal": (14, 8), "reduce": (14, 8)}`` per-edge op weights; optionally ``"normal_active"`` /
@@ -33,7 +33,8 @@ class SuperNet(nn.Module):
     """
 
     def __init__(self, num_cells: int = 8, channels: int = 16, num_classes: int = 10, in_channels: int = 3,
-                 stem_multiplier: int = 3, primitives: Sequence[str] = PRIMITIVES) -> None:
+                 stem_multiplier: int = 3, primitives: Sequence[str] = PRIMITIVES, auxiliary: bool = False,
+                 auxiliary_weight: float = 0.4) -> None:
         super().__init__()
         unknown = [p for p in primitives if p not in PRIMITIVES]
         if unknown:
@@ -43,10 +44,20 @@ class SuperNet(nn.Module):
         plan = cell_plan(num_cells, channels, stem_multiplier * channels)
         self.cells = nn.ModuleList(SearchCell(spec, self.primitives) for spec in plan)
         self.classifier = nn.Linear(NUM_NODES * plan[-1].channels, num_classes)
+        self.aux_index = 2 * num_cells // 3
+        self.auxiliary = AuxiliaryHead(NUM_NODES * plan[self.aux_index].channels, num_classes) if auxiliary else None
+        self.auxiliary_weight = auxiliary_weight
 
     def forward(self, x: torch.Tensor, arch: Genotype | MixingWeights) -> torch.Tensor:
+        return self.forward_train(x, arch, with_auxiliary=False)[0]
+
+    def forward_train(self, x: torch.Tensor, arch: Genotype | MixingWeights,
+                      with_auxiliary: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits and, when the net has an auxiliary head (fine-tuning on the evaluation configuration), the
+        auxiliary logits from the cell at 2/3 depth."""
         s0 = s1 = self.stem(x)
-        for cell in self.cells:
+        aux = None
+        for i, cell in enumerate(self.cells):
             assert isinstance(cell, SearchCell)
             cell_type = "reduce" if cell.reduction else "normal"
             if isinstance(arch, Genotype):
@@ -54,4 +65,17 @@ class SuperNet(nn.Module):
             else:
                 out = cell.forward_mixed(s0, s1, arch[cell_type], arch.get(f"{cell_type}_active"))
             s0, s1 = s1, out
-        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
+            if i == self.aux_index and with_auxiliary and self.auxiliary is not None:
+                aux = self.auxiliary(s1)
+        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1)), aux
+
+
+def training_loss(net: nn.Module, arch: Genotype | MixingWeights, batch: tuple[torch.Tensor, torch.Tensor]
+                  ) -> torch.Tensor:
+    """Mean cross-entropy of ``arch`` on ``batch``, plus the weighted auxiliary loss when ``net`` has a head."""
+    x, y = batch
+    if not isinstance(net, SuperNet):
+        return F.cross_entropy(net(x, arch), y)
+    logits, aux = net.forward_train(x, arch)
+    loss = F.cross_entropy(logits, y)
+    return loss if aux is None else loss + net.auxiliary_weight * F.cross_entropy(aux, y)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..distributions import CategoricalProduct
+from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
 from ..spaces.base import Space
 from .base import Batch, WeightSharingStrategy, register_strategy
@@ -118,8 +119,7 @@ class Parsec(WeightSharingStrategy):
         for k, arch in enumerate(archs):
             if w[k] <= self.config.min_weight:
                 continue
-            x, y = train
-            sample_loss = F.cross_entropy(net(x, arch), y)
+            sample_loss = training_loss(net, arch, train)
             (w[k] * sample_loss).backward()
             loss += float(w[k]) * sample_loss.item()
         grad_norm = weights.step()

@@ -1,0 +1,94 @@
+"""Search quality, honestly: a short PARSEC search, then its mode and random architectures of the same space
+trained from scratch with the same small budget; mean and std over seeds.
+
+    python benchmarks/bench_search_quality.py --dataset fashion-mnist-small --seeds 0 1 2 --random 3
+    PARSECNAS_DATA=../shared/data python benchmarks/bench_search_quality.py --dataset cifar10 --seeds 0 1 2
+
+Prints a Markdown table per seed and a summary; writes every run under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from parsecnas.search import DataConfig, NetConfig, SearchConfig, run_search
+from parsecnas.spaces import get_space, sample_uniform
+from parsecnas.strategies import ParsecConfig
+from parsecnas.train import TrainConfig, train_genotype
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="fashion-mnist-small")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--random", type=int, default=3, help="random architectures trained per seed")
+    p.add_argument("--search-epochs", type=int, default=4)
+    p.add_argument("--search-steps", type=int, default=25)
+    p.add_argument("--samples", type=int, default=8, help="PARSEC's K")
+    p.add_argument("--min-weight", type=float, default=1e-3)
+    p.add_argument("--search-cells", type=int, default=5)
+    p.add_argument("--search-channels", type=int, default=8)
+    p.add_argument("--batch", type=int, default=48)
+    p.add_argument("--train-epochs", type=int, default=2)
+    p.add_argument("--train-steps", type=int, default=60)
+    p.add_argument("--train-cells", type=int, default=5)
+    p.add_argument("--train-channels", type=int, default=12)
+    p.add_argument("--out", default="runs/bench-quality")
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    out = Path(args.out) / args.dataset
+    space = get_space("darts")
+    train_cfg = TrainConfig(dataset=args.dataset, num_cells=args.train_cells, channels=args.train_channels,
+                            epochs=args.train_epochs, steps_per_epoch=args.train_steps, batch_size=64, cutout=0)
+    rows, mode_accs, random_accs = [], [], []
+    for seed in args.seeds:
+        cfg = SearchConfig(seed=seed, epochs=args.search_epochs, steps_per_epoch=args.search_steps,
+                           net=NetConfig(args.search_cells, args.search_channels),
+                           data=DataConfig(dataset=args.dataset, batch_size=args.batch),
+                           parsec=ParsecConfig(samples=args.samples, min_weight=args.min_weight))
+        start = time.perf_counter()
+        result = run_search(cfg, out / f"seed{seed}" / "search", resume=True, progress=False)
+        search_s = time.perf_counter() - start
+        gen = torch.Generator().manual_seed(1000 + seed)
+        candidates = [("mode", result.architecture)] + [
+            (f"random{i}", sample_uniform(space, gen)) for i in range(args.random)]
+        accs = {}
+        for name, genotype in candidates:
+            run_dir = out / f"seed{seed}" / name
+            res = train_genotype(genotype, TrainConfig(**{**train_cfg.__dict__, "seed": seed}), run_dir,
+                                 resume=True, progress=False)
+            accs[name] = res["test_accuracy"]
+        mode_accs.append(accs["mode"])
+        rand = [v for k, v in accs.items() if k != "mode"]
+        random_accs.extend(rand)
+        last = result.metrics[-1]
+        rows.append((seed, accs["mode"], statistics.mean(rand), min(rand), max(rand), last["mode_accuracy"],
+                     last["entropy"], search_s))
+        print(json.dumps({"seed": seed, **accs, "search_s": round(search_s, 1)}), flush=True)
+    print(f"\n## Search quality on {args.dataset}: PARSEC mode vs random architectures (same training budget)\n")
+    print(f"search: {args.search_epochs} epochs x {args.search_steps} steps, K = {args.samples}, "
+          f"{args.search_cells} cells, C = {args.search_channels}, batch {args.batch}; "
+          f"train from scratch: {args.train_epochs} epochs x {args.train_steps} steps, {args.train_cells} cells, "
+          f"C = {args.train_channels}, batch 64\n")
+    print("| seed | mode test acc | random mean | random min | random max | mode acc (shared weights) "
+          "| entropy (nats) | search s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]:.4f} | {r[2]:.4f} | {r[3]:.4f} | {r[4]:.4f} | {r[5]:.4f} | {r[6]:.2f} | {r[7]:.0f} |")
+    sd = statistics.stdev
+    print(f"\nmode: {statistics.mean(mode_accs):.4f} +- {sd(mode_accs) if len(mode_accs) > 1 else 0:.4f} "
+          f"({len(mode_accs)} seeds); random: {statistics.mean(random_accs):.4f} +- "
+          f"{sd(random_accs) if len(random_accs) > 1 else 0:.4f} ({len(random_accs)} architectures)")
+
+
+if __name__ == "__main__":
+    main()
