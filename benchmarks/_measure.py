@@ -75,11 +75,16 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def load_line() -> str:
+    """The 1-minute load average; above the core count, timings (and torch's OpenMP barriers) suffer."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"load={load:.2f}"
+
+
 def environment() -> str:
     """One line naming the machine, torch and its threads, and the load when the run started."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"cpu={device_name('cpu')} cpus={os.cpu_count()} torch={torch.__version__} "
-            f"threads={torch.get_num_threads()} load={load:.2f}")
+            f"threads={torch.get_num_threads()} {load_line()}")
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

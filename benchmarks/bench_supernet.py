@@ -26,6 +26,7 @@ from _measure import (
     build_supernet,
     emit,
     environment,
+    load_line,
     markdown_table,
     median_seconds,
     random_batch,
@@ -122,6 +123,7 @@ def parent(args: argparse.Namespace) -> None:
                            f"{(mixed['peak_mb'] - mixed['setup_mb']) / (path['peak_mb'] - path['setup_mb']):.1f}x"])
     print("\nmixed supernet / sampled path:\n")
     print(markdown_table(["layout", "batch", "time", "peak RSS", "step adds"], ratios))
+    print(f"\n{load_line()}")
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ atomic checkpoint from which a killed search resumes to exactly the result of an
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,15 @@ from .optim import WeightOptimConfig, WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
 from .spaces import get_space
 from .spaces.base import Space
-from .strategies import ParsecConfig, WeightSharingStrategy, create_strategy
+from .strategies import (
+    DartsConfig,
+    GdasConfig,
+    ParsecConfig,
+    SnasConfig,
+    WeightSharingStrategy,
+    XnasConfig,
+    create_strategy,
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,10 @@ class SearchConfig:
     net: NetConfig = field(default_factory=NetConfig)
     weights: WeightOptimConfig = field(default_factory=WeightOptimConfig)
     parsec: ParsecConfig = field(default_factory=ParsecConfig)
+    darts: DartsConfig = field(default_factory=DartsConfig)
+    xnas: XnasConfig = field(default_factory=XnasConfig)
+    gdas: GdasConfig = field(default_factory=GdasConfig)
+    snas: SnasConfig = field(default_factory=SnasConfig)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -147,9 +159,20 @@ def _setup(config: SearchConfig) -> _Setup:
                              auxiliary=config.net.auxiliary, auxiliary_weight=config.net.auxiliary_weight)
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(device, memory_format=layout)  # type: ignore[call-overload]
-    strategy = create_strategy(config.strategy, space, getattr(config, config.strategy, None), config.seed)
+    strategy = create_strategy(config.strategy, space, _with_schedule(config, len(train)), config.seed)
     weights = WeightOptimizer(net.parameters(), config.weights, config.epochs)
     return _Setup(space, ds, train, search, held_out, net, strategy, weights, device)
+
+
+def _with_schedule(config: SearchConfig, batches_per_epoch: int) -> Any:
+    """The strategy's config with its schedule fields (``epochs``, ``steps_per_epoch``), where it has them, set
+    to the search's own, so temperature annealing, wipeout and op-set shrinking span the actual search."""
+    strategy_config = getattr(config, config.strategy, None)
+    if strategy_config is None:
+        return None
+    names = {f.name for f in fields(strategy_config)}
+    schedule = {"epochs": config.epochs, "steps_per_epoch": config.steps_per_epoch or batches_per_epoch}
+    return replace(strategy_config, **{k: v for k, v in schedule.items() if k in names})
 
 
 def _layout(batch: tuple[torch.Tensor, torch.Tensor], channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -231,6 +254,8 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
             run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "net": s.net.state_dict(),
                                  "weights": s.weights.state_dict(), "strategy": s.strategy.state_dict(),
                                  "train_loader": s.train.state_dict(), "search_loader": s.search.state_dict()})
+            if getattr(s.strategy, "should_stop", lambda: False)():  # DARTS+ early stopping
+                break
     arch = s.strategy.derive()
     write_outputs(run, s, arch, timer.hours)
     return SearchResult(arch, run.path, run.metrics(), s.strategy)

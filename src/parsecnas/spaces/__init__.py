@@ -11,12 +11,16 @@ from .darts import (
     parsec_decisions,
 )
 from .genotype import CELL_TYPES, Genotype, published_genotypes, resolve_genotype
+from .nb201 import NB201_OPS, NB201Arch, NB201Space, nb201_decisions
 
 __all__ = [
     "CELL_TYPES",
     "DartsSpace",
     "Decision",
     "Genotype",
+    "NB201Arch",
+    "NB201Space",
+    "NB201_OPS",
     "Space",
     "derive_genotype",
     "edge_index",
@@ -26,6 +30,7 @@ __all__ = [
     "list_spaces",
     "mixing_from_genotype",
     "mutate",
+    "nb201_decisions",
     "parsec_decisions",
     "published_genotypes",
     "register_space",

@@ -1,16 +1,50 @@
 """Search strategies: one file per method, two small interfaces (weight-sharing and black-box)."""
 
+from .bananas import Bananas, BananasConfig
 from .base import Batch, WeightSharingStrategy, create_strategy, list_strategies, register_strategy
+from .blackbox import BlackBoxStrategy, Trajectory, create_blackbox, list_blackbox, register_blackbox, run_blackbox
+from .darts import Darts, DartsConfig
+from .evolution import EvolutionConfig, RegularizedEvolution
+from .gumbel import Gdas, GdasConfig, Snas, SnasConfig
+from .local_search import LocalSearch, LocalSearchConfig
 from .parsec import Parsec, ParsecConfig, effective_sample_size, importance_weights
+from .random_search import RandomSearch, RandomSearchConfig
+from .reinforce import Reinforce, ReinforceConfig
+from .xnas import Xnas, XnasConfig, plot_survivors
 
 __all__ = [
+    "Bananas",
+    "BananasConfig",
     "Batch",
+    "BlackBoxStrategy",
+    "Darts",
+    "DartsConfig",
+    "EvolutionConfig",
+    "Gdas",
+    "GdasConfig",
+    "LocalSearch",
+    "LocalSearchConfig",
     "Parsec",
     "ParsecConfig",
+    "RandomSearch",
+    "RandomSearchConfig",
+    "RegularizedEvolution",
+    "Reinforce",
+    "ReinforceConfig",
+    "Snas",
+    "SnasConfig",
+    "Trajectory",
     "WeightSharingStrategy",
+    "Xnas",
+    "XnasConfig",
+    "create_blackbox",
     "create_strategy",
     "effective_sample_size",
     "importance_weights",
+    "list_blackbox",
     "list_strategies",
+    "plot_survivors",
+    "register_blackbox",
     "register_strategy",
+    "run_blackbox",
 ]

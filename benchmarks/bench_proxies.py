@@ -1,0 +1,95 @@
+"""Zero-cost proxies on NAS-Bench-201: Spearman rank correlation with the 200-epoch CIFAR-10 test accuracy.
+
+Each of N cells drawn uniformly (seeded) from the table is built as the benchmark's CIFAR-10 network (N = 5,
+C = 16), initialised from --seed, and scored on one minibatch of real CIFAR-10 training images (the JPEG copy;
+lossy, so numbers differ slightly from the papers'). Cells where a proxy is not finite are left out of that
+proxy's correlation (and counted). Published correlations (all 15,625 cells) are printed beside ours.
+
+    PARSECNAS_DATA=/work/shared/data OMP_NUM_THREADS=1 python benchmarks/bench_proxies.py --archs 100
+    PARSECNAS_DATA=/work/shared/data python benchmarks/bench_proxies.py --archs 1000 --batch 64   # full
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import torch
+
+from parsecnas.data import load_dataset
+from parsecnas.estimators.proxies import PROXIES, build_seeded
+from parsecnas.estimators.tabular import NB201Table
+from parsecnas.spaces.nb201 import NB201Space
+
+PUBLISHED = {  # Spearman rho with NB201 CIFAR-10 test accuracy over all cells, Abdelfattah et al. 2021, Table 2
+    "grad_norm": 0.58, "snip": 0.58, "grasp": 0.48, "fisher": 0.36, "synflow": 0.74, "jacob_cov": 0.73,
+}
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho: Pearson correlation of average ranks (ties share their mean rank)."""
+    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x), dtype=float)
+    values, inverse = np.unique(x, return_inverse=True)
+    sums = np.bincount(inverse, weights=ranks)
+    counts = np.bincount(inverse)
+    return (sums / counts)[inverse]
+
+
+def minibatch(batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = load_dataset("cifar10")
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(ds.train_labels), generator=gen)[:batch]
+    x = ds.train_images[idx].float() / 255.0
+    mean, std = torch.tensor(ds.mean)[:, None, None], torch.tensor(ds.std)[:, None, None]
+    return (x - mean) / std, ds.train_labels[idx]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--archs", type=int, default=100)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--proxies", nargs="+", default=list(PROXIES))
+    args = p.parse_args()
+
+    table, space = NB201Table(), NB201Space()
+    x, y = minibatch(args.batch, args.seed)
+    indices = np.random.default_rng(args.seed).choice(len(table), size=args.archs, replace=False)
+    target = table.accuracies("cifar10", 200, "test")[indices]
+    scores = {name: np.empty(args.archs) for name in args.proxies}
+    seconds = {name: 0.0 for name in args.proxies}
+    for k, i in enumerate(indices):
+        net = build_seeded(space, table.arch(int(i)), seed=args.seed)
+        for name in args.proxies:
+            start = time.perf_counter()
+            scores[name][k] = PROXIES[name](net, x, y, torch.Generator().manual_seed(args.seed))
+            seconds[name] += time.perf_counter() - start
+        if (k + 1) % 10 == 0:
+            print(f"  {k + 1}/{args.archs} cells", flush=True)
+
+    print(f"\nNB201 CIFAR-10, {args.archs} cells (seed {args.seed}), batch {args.batch} real CIFAR-10 images, "
+          f"torch threads {torch.get_num_threads()}\n")
+    print("| proxy | Spearman rho (ours) | cells used | s / cell | published rho (all cells) |")
+    print("|---|---|---|---|---|")
+    for name in args.proxies:
+        ok = np.isfinite(scores[name])
+        rho = spearman(scores[name][ok], target[ok]) if ok.sum() > 2 else math.nan
+        ref = f"{PUBLISHED[name]:.2f} (Abdelfattah et al. 2021)" if name in PUBLISHED else "-"
+        print(f"| {name} | {rho:.3f} | {int(ok.sum())} | {seconds[name] / args.archs:.3f} | {ref} |")
+    for column, label in (("naswot_score_v1", "NASWOT scores released by Mellor et al. (table)"),
+                          ("params_M_cifar10", "parameter count (table)")):
+        values = table.column(column)[indices]
+        ok = np.isfinite(values)
+        print(f"| {label} | {spearman(values[ok], target[ok]):.3f} | {int(ok.sum())} | - | reference |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Networks of the NAS-Bench-201 space: the benchmark's training network and a weight-sharing supernet.
+
+Both are the NB201 macro skeleton: a 3x3 conv + BN stem, three stages of N cells at widths C, 2C, 4C with a
+residual reduction block (stride 2) between stages, BN + ReLU, global average pooling and a linear classifier.
+Convolutional ops are ReLU-conv-BN. The benchmark trained N = 5, C = 16.
+
+The supernet follows the project's convention for search networks: BN without affine and without running
+statistics (always batch statistics), so every sampled path is normalised by its own activations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..spaces.nb201 import EDGES, NB201_OPS, NUM_NODES, NB201Arch
+
+
+def _bn(channels: int, affine: bool) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, affine=affine, track_running_stats=affine)
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU, convolution (no bias), BN: the NB201 convolutional op."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, affine: bool) -> None:
+        super().__init__(nn.ReLU(inplace=False),
+                         nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+                         _bn(c_out, affine))
+
+
+class Zero(nn.Module):
+    """The ``none`` op: zeros shaped like the input (kept in the graph so gradients stay defined)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+OPS: dict[str, Callable[[int, bool], nn.Module]] = {
+    "none": lambda c, affine: Zero(),
+    "skip_connect": lambda c, affine: nn.Identity(),
+    "nor_conv_1x1": lambda c, affine: ReLUConvBN(c, c, 1, 1, affine),
+    "nor_conv_3x3": lambda c, affine: ReLUConvBN(c, c, 3, 1, affine),
+    "avg_pool_3x3": lambda c, affine: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
+}
+"""The op table ``name -> factory(channels, affine)``; every cell op keeps width and resolution."""
+
+
+class ResidualReduction(nn.Module):
+    """The block between stages: two ReLU-conv-BN 3x3 (the first with stride 2) plus avg-pool + 1x1 shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, affine: bool) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, affine)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, affine)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.conv_b(self.conv_a(x))
+
+
+class NB201Cell(nn.Module):
+    """A fixed cell: node i = sum over j < i of op_(i,j)(node j); the output is node 3."""
+
+    def __init__(self, arch: NB201Arch, channels: int, affine: bool = True) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(OPS[op](channels, affine) for op in arch.ops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for i in range(1, NUM_NODES):
+            nodes.append(sum(self.edges[e](nodes[j]) for e, (n, j) in enumerate(EDGES) if n == i))
+        return nodes[-1]
+
+
+class MixedEdge(nn.Module):
+    """Every candidate op of one edge; runs one of them or a weighted sum of them."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.ops = nn.ModuleList(OPS[op](channels, False) for op in NB201_OPS)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        terms = [w * op(x) for w, op in zip(weights, self.ops) if w.item() != 0.0]
+        return torch.stack(terms).sum(0) if terms else x.mul(0.0)
+
+
+class _Skeleton(nn.Module):
+    """Stem, three stages of ``num_cells`` cells with residual reductions between, head; cells made by subclasses."""
+
+    def __init__(self, make_cell: Callable[[int], nn.Module], num_cells: int, channels: int, num_classes: int,
+                 in_channels: int, affine: bool) -> None:
+        super().__init__()
+        if num_cells < 1 or channels < 1 or num_classes < 1:
+            raise ValueError(f"num_cells, channels and num_classes must be >= 1; got {num_cells}, {channels}, "
+                             f"{num_classes}")
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), _bn(channels, affine))
+        layers: list[nn.Module] = []
+        for stage in range(3):
+            width = channels * 2 ** stage
+            if stage > 0:
+                layers.append(ResidualReduction(width // 2, width, affine))
+            layers += [make_cell(width) for _ in range(num_cells)]
+        self.layers = nn.ModuleList(layers)
+        self.head = nn.Sequential(_bn(4 * channels, affine), nn.ReLU(inplace=False))
+        self.classifier = nn.Linear(4 * channels, num_classes)
+
+
+class NB201Network(_Skeleton):
+    """The NAS-Bench-201 training network of one cell (defaults: N = 5 cells per stage, C = 16).
+
+    Example:
+        >>> arch = NB201Arch(("nor_conv_3x3",) * 6)
+        >>> NB201Network(arch, num_cells=1, channels=8)(torch.randn(2, 3, 32, 32)).shape
+        torch.Size([2, 10])
+    """
+
+    def __init__(self, arch: NB201Arch, num_cells: int = 5, channels: int = 16, num_classes: int = 10,
+                 in_channels: int = 3, auxiliary: bool = False) -> None:
+        if auxiliary:
+            raise ValueError("NB201 networks have no auxiliary head; pass auxiliary=False")
+        super().__init__(lambda c: NB201Cell(arch, c), num_cells, channels, num_classes, in_channels, True)
+        self.arch = arch
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map before global pooling."""
+        x = self.stem(x)
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(F.adaptive_avg_pool2d(self.forward_features(x), 1).flatten(1))
+
+
+class SuperCell(nn.Module):
+    """A cell holding every op on every edge."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(MixedEdge(channels) for _ in EDGES)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for i in range(1, NUM_NODES):
+            nodes.append(sum(self.edges[e](nodes[j], weights[e]) for e, (n, j) in enumerate(EDGES) if n == i))
+        return nodes[-1]
+
+
+class NB201SuperNet(_Skeleton):
+    """Weight-sharing network of the NB201 space (non-affine BN with batch statistics).
+
+    ``net(x, arch)`` runs only ``arch``'s op on each edge; ``net(x, w)`` with ``w`` of shape (6, 5) runs the
+    weighted sum of ops on each edge (rows in :data:`EDGES` order, columns in :data:`NB201_OPS` order; ops
+    whose weight is exactly zero are skipped). The same mixing weights are shared by all cells.
+
+    Example:
+        >>> net = NB201SuperNet(num_cells=1, channels=8)
+        >>> x = torch.randn(2, 3, 32, 32)
+        >>> net(x, NB201Arch(("skip_connect",) * 6)).shape, net(x, torch.full((6, 5), 0.2)).shape
+        (torch.Size([2, 10]), torch.Size([2, 10]))
+    """
+
+    def __init__(self, num_cells: int = 5, channels: int = 16, num_classes: int = 10, in_channels: int = 3) -> None:
+        super().__init__(SuperCell, num_cells, channels, num_classes, in_channels, False)
+
+    def forward(self, x: torch.Tensor, arch: NB201Arch | torch.Tensor) -> torch.Tensor:
+        weights = one_hot_weights(arch) if isinstance(arch, NB201Arch) else arch
+        if tuple(weights.shape) != (len(EDGES), len(NB201_OPS)):
+            raise ValueError(f"mixing weights must have shape ({len(EDGES)}, {len(NB201_OPS)}); "
+                             f"got {tuple(weights.shape)}")
+        x = self.stem(x)
+        for layer in self.layers:
+            x = layer(x, weights) if isinstance(layer, SuperCell) else layer(x)
+        return self.classifier(F.adaptive_avg_pool2d(self.head(x), 1).flatten(1))
+
+
+def one_hot_weights(arch: NB201Arch) -> torch.Tensor:
+    """(6, 5) mixing weights that select exactly ``arch``'s ops."""
+    w = torch.zeros(len(EDGES), len(NB201_OPS))
+    for e, op in enumerate(arch.ops):
+        w[e, NB201_OPS.index(op)] = 1.0
+    return w

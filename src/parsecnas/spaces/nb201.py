@@ -1,0 +1,152 @@
+"""The NAS-Bench-201 cell space (Dong & Yang 2020): 4 nodes, 6 edges, 5 ops per edge, 5^6 = 15,625 cells.
+
+Node 0 is the cell input; node i = 1..3 sums one op applied to each earlier node j < i. The six edges, in the
+order of the standard string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, are (1<-0), (2<-0), (2<-1), (3<-0),
+(3<-1), (3<-2). Each edge is one decision over :data:`NB201_OPS`.
+
+The benchmark's index of a cell (row i of its tables) is not an enumeration order of the ops: it comes from the
+benchmark's files, so :class:`~parsecnas.estimators.tabular.NB201Table` owns index <-> architecture.
+:meth:`NB201Arch.ordinal` is this space's own base-5 enumeration (0 .. 15,624), useful for arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from .base import Decision, register_space
+
+NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+"""The five candidate ops, in NAS-Bench-201's order."""
+
+NUM_NODES = 4
+EDGES: tuple[tuple[int, int], ...] = tuple((i, j) for i in range(1, NUM_NODES) for j in range(i))
+"""``(node, source)`` of the six edges, in the order of the standard string."""
+
+
+@dataclass(frozen=True)
+class NB201Arch:
+    """One NAS-Bench-201 cell: the op on each of the six edges, in :data:`EDGES` order.
+
+    Example:
+        >>> arch = NB201Arch.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|"
+        ...                        "nor_conv_3x3~1|nor_conv_3x3~2|")
+        >>> arch.op(3, 0), NB201Arch.parse(str(arch)) == arch
+        ('skip_connect', True)
+    """
+
+    ops: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        ops = tuple(self.ops)
+        object.__setattr__(self, "ops", ops)
+        if len(ops) != len(EDGES):
+            raise ValueError(f"an NB201 cell has {len(EDGES)} edges; got {len(ops)} ops: {list(ops)}")
+        for op in ops:
+            if op not in NB201_OPS:
+                raise ValueError(f"unknown op {op!r} in NB201 cell; valid ops: {', '.join(NB201_OPS)}")
+
+    def op(self, node: int, source: int) -> str:
+        """The op on the edge from ``source`` into ``node``."""
+        try:
+            return self.ops[EDGES.index((node, source))]
+        except ValueError:
+            raise ValueError(f"no edge {source}->{node}; edges: {EDGES}") from None
+
+    @property
+    def ordinal(self) -> int:
+        """Base-5 number of the op indices (first edge most significant); not the benchmark's index."""
+        value = 0
+        for op in self.ops:
+            value = value * len(NB201_OPS) + NB201_OPS.index(op)
+        return value
+
+    def __str__(self) -> str:
+        nodes = []
+        for i in range(1, NUM_NODES):
+            nodes.append("|" + "|".join(f"{self.op(i, j)}~{j}" for j in range(i)) + "|")
+        return "+".join(nodes)
+
+    @classmethod
+    def parse(cls, text: str) -> NB201Arch:
+        """Inverse of ``str``: ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
+        nodes = text.strip().split("+")
+        if len(nodes) != NUM_NODES - 1:
+            raise ValueError(f"an NB201 string has {NUM_NODES - 1} '+'-separated nodes; got {text!r}")
+        ops = []
+        for i, node in enumerate(nodes, start=1):
+            items = [item for item in node.strip("|").split("|")]
+            if len(items) != i:
+                raise ValueError(f"node {i} of {text!r} needs {i} inputs, got {len(items)}")
+            for j, item in enumerate(items):
+                op, _, source = item.partition("~")
+                if source != str(j):
+                    raise ValueError(f"node {i} of {text!r}: expected input {j}, got {item!r}")
+                ops.append(op)
+        return cls(tuple(ops))
+
+
+def nb201_decisions() -> tuple[Decision, ...]:
+    """One decision per edge, named ``node{i}/in{j}``, over :data:`NB201_OPS`."""
+    return tuple(Decision(f"node{i}/in{j}", NB201_OPS) for i, j in EDGES)
+
+
+class NB201Space:
+    """The NAS-Bench-201 space. Architectures are :class:`NB201Arch` values.
+
+    ``build`` options: ``num_cells`` (cells per stage, 5), ``channels`` (16), ``num_classes`` (10),
+    ``in_channels`` (3); ``auxiliary`` is accepted only as ``False`` (the benchmark's network has no such head).
+
+    Example:
+        >>> space = NB201Space()
+        >>> arch = space.from_choices([3, 3, 3, 1, 3, 3])
+        >>> space.format(arch)
+        '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|'
+    """
+
+    name = "nb201"
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return nb201_decisions()
+
+    def from_choices(self, choices: Sequence[int]) -> NB201Arch:
+        if len(choices) != len(EDGES):
+            raise ValueError(f"expected {len(EDGES)} choices (one per edge), got {len(choices)}")
+        bad = [int(c) for c in choices if not 0 <= int(c) < len(NB201_OPS)]
+        if bad:
+            raise ValueError(f"choices {bad} out of range; valid: 0 .. {len(NB201_OPS) - 1}")
+        return NB201Arch(tuple(NB201_OPS[int(c)] for c in choices))
+
+    def to_choices(self, arch: Any) -> tuple[int, ...]:
+        return tuple(NB201_OPS.index(op) for op in _as_arch(arch).ops)
+
+    def parse(self, text: str) -> NB201Arch:
+        return NB201Arch.parse(text)
+
+    def format(self, arch: Any) -> str:
+        return str(_as_arch(arch))
+
+    def build(self, arch: Any, **net_options: Any) -> nn.Module:
+        from ..nets.nb201 import NB201Network
+
+        return NB201Network(_as_arch(arch), **net_options)
+
+    def supernet(self, **net_options: Any) -> nn.Module:
+        from ..nets.nb201 import NB201SuperNet
+
+        return NB201SuperNet(**net_options)
+
+
+def _as_arch(arch: Any) -> NB201Arch:
+    if isinstance(arch, NB201Arch):
+        return arch
+    if isinstance(arch, str):
+        return NB201Arch.parse(arch)
+    raise TypeError(f"expected an NB201Arch or its string form, got {type(arch).__name__}")
+
+
+register_space("nb201", NB201Space)

@@ -1,0 +1,174 @@
+"""Black-box search: the ask/tell interface, its registry and the loop that runs a strategy against an estimator.
+
+A black-box strategy proposes architectures (``ask``) and learns from their results (``tell``); it never sees a
+network. An estimator is any callable ``arch -> result`` where the result is a number or has a ``score``
+attribute (higher is better), e.g. :class:`~parsecnas.estimators.tabular.NB201Benchmark`.
+
+Example:
+    >>> from parsecnas.spaces import get_space
+    >>> space = get_space("nb201")
+    >>> strategy = create_blackbox("random", space, seed=0)
+    >>> trajectory = run_blackbox(strategy, lambda arch: space.to_choices(arch).count(3), budget=20)
+    >>> trajectory.best_scores[-1] == strategy.best_score_
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..spaces.base import Space
+
+
+def score_of(result: Any) -> float:
+    """The number a search maximises: the result itself if it is a number, else ``result.score``."""
+    if isinstance(result, (int, float)):
+        return float(result)
+    score = getattr(result, "score", None)
+    if score is None:
+        raise TypeError(f"an estimator must return a number or an object with a 'score'; got {type(result).__name__}")
+    return float(score)
+
+
+class BlackBoxStrategy(ABC):
+    """Base of ask/tell strategies. Subclasses implement :meth:`ask` and :meth:`_update`.
+
+    Attributes learnt (after at least one ``tell``): ``best_arch_``, ``best_score_``, ``best_result_``, and
+    ``history_`` (every told ``(arch, score)`` in order). Each strategy owns ``self.generator``
+    (a ``torch.Generator`` seeded from ``seed``); subclasses extend :meth:`state_dict` with their own state.
+    """
+
+    name: str = ""
+
+    def __init__(self, space: Space, seed: int = 0) -> None:
+        self.space = space
+        self.seed = int(seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.history_: list[tuple[Hashable, float]] = []
+        self.best_arch_: Hashable | None = None
+        self.best_score_ = -math.inf
+        self.best_result_: Any = None
+
+    @abstractmethod
+    def ask(self, n: int = 1) -> list[Hashable]:
+        """``n`` architectures to evaluate next."""
+
+    def tell(self, archs: Sequence[Hashable], results: Sequence[Any]) -> None:
+        """Results of evaluating ``archs`` (numbers, or records with ``score``)."""
+        if len(archs) != len(results):
+            raise ValueError(f"tell got {len(archs)} architectures but {len(results)} results")
+        scores = [score_of(r) for r in results]
+        for arch, score, result in zip(archs, scores, results):
+            self.history_.append((arch, score))
+            if score > self.best_score_:
+                self.best_arch_, self.best_score_, self.best_result_ = arch, score, result
+        self._update(list(archs), scores)
+
+    @abstractmethod
+    def _update(self, archs: list[Hashable], scores: list[float]) -> None:
+        """Learns from newly told scores (the base class has already recorded them)."""
+
+    def seen(self) -> set[Hashable]:
+        return {arch for arch, _ in self.history_}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Generator state and history (architectures in their string form); subclasses add their own keys."""
+        return {"seed": self.seed, "generator": self.generator.get_state(),
+                "history": [(self.space.format(a), s) for a, s in self.history_],
+                "best": None if self.best_arch_ is None else (self.space.format(self.best_arch_), self.best_score_)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.seed = int(state["seed"])
+        self.generator.set_state(state["generator"])
+        self.history_ = [(self.space.parse(a), float(s)) for a, s in state["history"]]
+        best = state["best"]
+        self.best_arch_, self.best_score_ = (None, -math.inf) if best is None else (self.space.parse(best[0]), best[1])
+        self.best_result_ = None  # results are the estimator's objects; only their scores are kept
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """What :func:`run_blackbox` returns: every query in order, and the incumbent (best score so far) after each.
+
+    Attributes:
+        archs: architectures in query order.
+        results: the estimator's results, in the same order.
+        scores: their scores.
+        best_scores: best score among the first k + 1 queries.
+        incumbents: position (into ``archs``) of that best, after each query.
+    """
+
+    archs: tuple[Hashable, ...]
+    results: tuple[Any, ...]
+    scores: tuple[float, ...]
+    best_scores: tuple[float, ...]
+    incumbents: tuple[int, ...]
+
+    def incumbent_result(self, queries: int) -> Any:
+        """The result of the best-scoring architecture among the first ``queries`` queries."""
+        if not 1 <= queries <= len(self.archs):
+            raise ValueError(f"queries must be in 1 .. {len(self.archs)}, got {queries}")
+        return self.results[self.incumbents[queries - 1]]
+
+
+def run_blackbox(strategy: BlackBoxStrategy, estimator: Callable[[Any], Any], budget: int,
+                 batch_size: int = 1) -> Trajectory:
+    """Asks, evaluates and tells until ``budget`` architectures have been evaluated; returns the trajectory."""
+    if budget < 1 or batch_size < 1:
+        raise ValueError(f"budget and batch_size must be >= 1; got {budget}, {batch_size}")
+    archs: list[Hashable] = []
+    results: list[Any] = []
+    while len(archs) < budget:
+        batch = strategy.ask(min(batch_size, budget - len(archs)))
+        out = [estimator(a) for a in batch]
+        strategy.tell(batch, out)
+        archs += batch
+        results += out
+    scores = [score_of(r) for r in results]
+    best, incumbents, best_scores = 0, [], []
+    for k, s in enumerate(scores):
+        if s > scores[best]:
+            best = k
+        incumbents.append(best)
+        best_scores.append(scores[best])
+    return Trajectory(tuple(archs), tuple(results), tuple(scores), tuple(best_scores), tuple(incumbents))
+
+
+BlackBoxFactory = Callable[..., BlackBoxStrategy]
+_REGISTRY: dict[str, tuple[BlackBoxFactory, type | None]] = {}
+_BUILTIN = ("random_search", "evolution", "reinforce", "local_search", "bananas")
+
+
+def register_blackbox(name: str, factory: BlackBoxFactory, config_type: type | None = None) -> None:
+    """Registers ``factory(space, config, seed)`` under ``name``; ``config_type()`` is the default config."""
+    _REGISTRY[name] = (factory, config_type)
+
+
+def _load_builtins() -> None:
+    for module in _BUILTIN:
+        importlib.import_module(f"{__package__}.{module}")
+
+
+def create_blackbox(name: str, space: Space, config: Any = None, seed: int = 0) -> BlackBoxStrategy:
+    """Creates a registered black-box strategy, e.g. ``create_blackbox("evolution", space, seed=0)``."""
+    _load_builtins()
+    try:
+        factory, config_type = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown black-box strategy {name!r}; valid: {', '.join(list_blackbox())}") from None
+    if config is None and config_type is not None:
+        config = config_type()
+    return factory(space, config, seed)
+
+
+def list_blackbox() -> list[str]:
+    """Names of the registered black-box strategies."""
+    _load_builtins()
+    return sorted(_REGISTRY)
