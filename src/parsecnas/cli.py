@@ -35,6 +35,7 @@ def cmd_search(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .search import SearchConfig, run_search
 
     overrides = _overrides(extra) + ([f"init_from={args.init_from!r}"] if args.init_from else [])
+    overrides += [f"strategy={args.strategy!r}"] if args.strategy else []
     config = load_config(SearchConfig, args.config, overrides)
     run_dir = _run_dir("search", args.run_dir)
     result = run_search(config, run_dir, resume=args.resume, progress=not args.quiet)
@@ -56,6 +57,24 @@ def _print_search_summary(result: Any) -> None:
             print(f"    #{rank}: p = {p:.3g}")
     print(f"  files: genotype.json (train it: parsecnas train {result.run_dir}), distribution.json, "
           f"top_architectures.json, cell_normal.png, cell_reduce.png, curves.png, metrics.jsonl")
+
+
+def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """Black-box search on the NAS-Bench-201 table: picks by validation accuracy, reports test accuracy."""
+    from .estimators.tabular import NB201Benchmark
+    from .spaces import get_space
+    from .strategies import create_blackbox, run_blackbox
+
+    if extra:
+        raise ConfigError(f"unrecognised arguments {list(extra)}")
+    bench = NB201Benchmark(args.dataset, select=args.select, data_dir=args.data_dir)
+    strategy = create_blackbox(args.strategy, get_space("nb201"), seed=args.seed)
+    trajectory = run_blackbox(strategy, bench, args.budget)
+    best = trajectory.incumbent_result(args.budget)
+    print(json.dumps({"strategy": args.strategy, "dataset": args.dataset, "queries": args.budget,
+                      "architecture": str(best.arch), "nb201_index": best.index,
+                      f"{args.select}_accuracy": best.score, "test_accuracy": best.test_accuracy}, indent=2))
+    return 0
 
 
 def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
@@ -138,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run directory (default runs/search-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--init-from", help="warm-start the distribution from an earlier search run directory")
+    p.add_argument("--strategy", help="parsec (default), darts, xnas, gdas or snas")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("train", help="train a genotype from scratch (DARTS protocol)")
@@ -147,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("bench", help="black-box search on the NAS-Bench-201 table (random, evolution, ...)")
+    p.add_argument("--strategy", default="evolution", help="random, evolution, reinforce, local_search, bananas")
+    p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
+    p.add_argument("--budget", type=int, default=100, help="table queries")
+    p.add_argument("--select", default="valid", choices=("valid", "test"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="folder holding benchmarks/nb201-merged/ (else $PARSECNAS_DATA)")
+    p.set_defaults(func=cmd_bench)
     p = sub.add_parser("show", help="print a genotype's cells, parameters and multiply-adds; draw its cells")
     p.add_argument("genotype", nargs="?")
     p.add_argument("--setting", choices=("cifar10", "imagenet"), default="cifar10")
