@@ -32,6 +32,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--search-steps", type=int, default=25)
     p.add_argument("--samples", type=int, default=8, help="PARSEC's K")
     p.add_argument("--min-weight", type=float, default=1e-3)
+    p.add_argument("--warmup-steps", type=int, default=0, help="PARSEC steps that train weights only")
     p.add_argument("--search-cells", type=int, default=5)
     p.add_argument("--search-channels", type=int, default=8)
     p.add_argument("--batch", type=int, default=48)
@@ -54,7 +55,8 @@ def main() -> None:
         cfg = SearchConfig(seed=seed, epochs=args.search_epochs, steps_per_epoch=args.search_steps,
                            net=NetConfig(args.search_cells, args.search_channels),
                            data=DataConfig(dataset=args.dataset, batch_size=args.batch),
-                           parsec=ParsecConfig(samples=args.samples, min_weight=args.min_weight))
+                           parsec=ParsecConfig(samples=args.samples, min_weight=args.min_weight,
+                                               warmup_steps=args.warmup_steps))
         start = time.perf_counter()
         result = run_search(cfg, out / f"seed{seed}" / "search", resume=True, progress=False)
         search_s = time.perf_counter() - start
@@ -75,7 +77,8 @@ def main() -> None:
                      last["entropy"], search_s))
         print(json.dumps({"seed": seed, **accs, "search_s": round(search_s, 1)}), flush=True)
     print(f"\n## Search quality on {args.dataset}: PARSEC mode vs random architectures (same training budget)\n")
-    print(f"search: {args.search_epochs} epochs x {args.search_steps} steps, K = {args.samples}, "
+    print(f"search: {args.search_epochs} epochs x {args.search_steps} steps ({args.warmup_steps} warm-up), "
+          f"K = {args.samples}, "
           f"{args.search_cells} cells, C = {args.search_channels}, batch {args.batch}; "
           f"train from scratch: {args.train_epochs} epochs x {args.train_steps} steps, {args.train_cells} cells, "
           f"C = {args.train_channels}, batch 64\n")

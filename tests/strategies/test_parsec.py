@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from parsecnas.nets import SuperNet
@@ -90,3 +91,19 @@ def test_state_dict_round_trip_reproduces_samples() -> None:
     b.load_state_dict(a.state_dict())
     assert torch.equal(a.sample()[0], b.sample()[0])
     assert a.derive() == b.derive()
+
+
+def test_warmup_trains_weights_but_leaves_pi_alone() -> None:
+    torch.manual_seed(0)
+    net = SuperNet(num_cells=3, channels=4, num_classes=3)
+    parsec = Parsec(get_space("darts"), ParsecConfig(samples=2, warmup_steps=2), seed=0)
+    opt = WeightOptimizer(net.parameters(), WeightOptimConfig(), epochs=1)
+    batch = (torch.randn(4, 3, 32, 32), torch.randint(0, 3, (4,)))
+    before = [p.detach().clone() for p in net.parameters()]
+    for _ in range(2):
+        stats = parsec.step(net, opt, batch, batch)
+        assert stats["ess"] == pytest.approx(2.0) and "search_nll" not in stats
+    assert torch.equal(parsec.distribution.logits, torch.zeros_like(parsec.distribution.logits))
+    assert any(not torch.equal(p, b) for p, b in zip(net.parameters(), before))
+    parsec.step(net, opt, batch, batch)
+    assert not torch.equal(parsec.distribution.logits, torch.zeros_like(parsec.distribution.logits))

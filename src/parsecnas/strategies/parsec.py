@@ -38,12 +38,17 @@ class ParsecConfig:
         arch_betas: Adam betas.
         min_weight: samples whose importance weight is at most this skip the training pass; 0 (exact) by
             default. Their gradient would be scaled by at most this much.
+        warmup_steps: steps at the start that only train the shared weights, on K samples from the current
+            (uniform) distribution with equal weights, leaving pi unchanged; 0 (the paper's Algorithm 1) by
+            default. Untrained weights favour whatever fits fastest (parameter-free ops); a warm-up avoids
+            locking that bias into pi, as DARTS-family methods do with their warm-up epochs.
     """
 
     samples: int = 16
     arch_lr: float = 0.02
     arch_betas: tuple[float, float] = (0.5, 0.999)
     min_weight: float = 0.0
+    warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -52,6 +57,8 @@ class ParsecConfig:
             raise ValueError(f"arch_lr must be > 0, got {self.arch_lr}")
         if not all(0 <= b < 1 for b in self.arch_betas):
             raise ValueError(f"arch_betas must lie in [0, 1), got {self.arch_betas}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if not 0 <= self.min_weight < 1:
             raise ValueError(f"min_weight must lie in [0, 1), got {self.min_weight}")
 
@@ -101,6 +108,7 @@ class Parsec(WeightSharingStrategy):
         self.config = config or ParsecConfig()
         self.distribution = distribution or CategoricalProduct(space.decisions)
         self.generator = torch.Generator().manual_seed(seed)
+        self.steps_done = 0
         self.arch_optimizer = torch.optim.Adam(self.distribution.parameters(), lr=self.config.arch_lr,
                                                betas=self.config.arch_betas)
 
@@ -111,8 +119,13 @@ class Parsec(WeightSharingStrategy):
 
     def step(self, net: nn.Module, weights: WeightOptimizer, train: Batch, search: Batch) -> dict[str, float]:
         choices, archs = self.sample()
-        with torch.no_grad():
-            log_lik = torch.stack([batch_log_likelihood(net, arch, search) for arch in archs])
+        warming_up = self.steps_done < self.config.warmup_steps
+        self.steps_done += 1
+        if warming_up:
+            log_lik = torch.zeros(len(archs))
+        else:
+            with torch.no_grad():
+                log_lik = torch.stack([batch_log_likelihood(net, arch, search) for arch in archs])
         w = importance_weights(log_lik)
         weights.zero_grad()
         loss = 0.0
@@ -123,9 +136,12 @@ class Parsec(WeightSharingStrategy):
             (w[k] * sample_loss).backward()
             loss += float(w[k]) * sample_loss.item()
         grad_norm = weights.step()
-        self.update_distribution(choices, w)
-        return {"loss": loss, "ess": effective_sample_size(w), "grad_norm": grad_norm,
-                "search_nll": float(-(w * log_lik).sum() / search[1].numel())}
+        if not warming_up:
+            self.update_distribution(choices, w)
+        stats = {"loss": loss, "ess": effective_sample_size(w), "grad_norm": grad_norm}
+        if not warming_up:
+            stats["search_nll"] = float(-(w * log_lik).sum() / search[1].numel())
+        return stats
 
     def update_distribution(self, choices: torch.Tensor, w: torch.Tensor) -> None:
         """One Adam step on pi along sum_k w_k grad_pi log p(alpha_k | pi) (gradient ascent)."""
@@ -152,12 +168,13 @@ class Parsec(WeightSharingStrategy):
 
     def state_dict(self) -> dict[str, Any]:
         return {"distribution": self.distribution.state_dict(), "arch_optimizer": self.arch_optimizer.state_dict(),
-                "generator": self.generator.get_state()}
+                "generator": self.generator.get_state(), "steps_done": self.steps_done}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.distribution.load_state_dict(state["distribution"])
         self.arch_optimizer.load_state_dict(state["arch_optimizer"])
         self.generator.set_state(state["generator"])
+        self.steps_done = int(state.get("steps_done", 0))
 
 
 register_strategy("parsec", lambda space, config, seed: Parsec(space, config, seed))
