@@ -273,5 +273,6 @@ def write_outputs(run: Run, s: _Setup, arch: Any, hours: float) -> None:
 
         draw_genotype(arch, run.path_of("cell"))
         plot_search_curves(run.metrics(), run.path_of("curves.png"), keys=("mode_accuracy", "entropy"))
+        s.strategy.figures(run.path)
     except ImportError:  # plots need the `plot` extra; the numbers are all in the files above
         pass

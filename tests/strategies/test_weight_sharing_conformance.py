@@ -54,6 +54,8 @@ def test_search_loop_runs_each_strategy_and_sets_its_schedule(name: str, tmp_pat
                        data=DataConfig(batch_size=4, eval_examples=16))
     result = run_search(cfg, tmp_path / name, progress=False)
     assert (tmp_path / name / "genotype.json").is_file() and len(result.metrics) >= 1
+    for figure in result.strategy.figures(tmp_path / name):
+        assert figure.stat().st_size > 0
     strategy_config = getattr(result.strategy, "config", None)
     if strategy_config is not None and hasattr(strategy_config, "epochs"):
         assert strategy_config.epochs == 2 and strategy_config.steps_per_epoch == 1

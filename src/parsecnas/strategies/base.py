@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -39,6 +40,10 @@ class WeightSharingStrategy(ABC):
     def outputs(self) -> dict[str, Any]:
         """JSON-safe artefacts for the run directory, by file stem (e.g. ``{"distribution": {...}}``)."""
         return {}
+
+    def figures(self, directory: Path) -> list[Path]:
+        """Draws the strategy's own figures into ``directory`` (needs matplotlib); returns their paths."""
+        return []
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

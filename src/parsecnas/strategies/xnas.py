@@ -177,6 +177,10 @@ class Xnas(WeightSharingStrategy):
                 "architecture_weights": {"primitives": list(PRIMITIVES),
                                          **{c: w.tolist() for c, w in self.weights().items()}}}
 
+    def figures(self, directory: Path) -> list[Path]:
+        """The surviving ops per edge over the search (``survivors.png``)."""
+        return [plot_survivors(self.outputs()["xnas_survivors"], Path(directory) / "survivors.png")]
+
     def state_dict(self) -> dict[str, Any]:
         return {"log_v": {c: v.clone() for c, v in self.log_v.items()},
                 "active": {c: m.clone() for c, m in self.active.items()}, "bound": self.bound, "steps": self.steps,
