@@ -88,3 +88,16 @@ def test_shipped_configs_load(name: str) -> None:
 
     cfg = load_config(SearchConfig, Path(__file__).parents[1] / "configs" / name)
     assert cfg.data.dataset == "cifar10"
+
+
+def test_held_out_examples_cover_every_class_of_a_class_ordered_dataset() -> None:
+    from parsecnas.data import train_search_split
+    from parsecnas.search import held_out_indices
+
+    labels = torch.arange(10).repeat_interleave(500)  # stored class by class, like an image folder
+    _, search = train_search_split(len(labels), 0.5, seed=0, labels=labels)
+    chosen = held_out_indices(search, 400, seed=0)
+    counts = torch.bincount(labels[chosen], minlength=10)
+    assert len(set(chosen.tolist())) == 400 and set(chosen.tolist()) <= set(search.tolist())
+    assert int(counts.min()) >= 20  # about 40 per class; the first 400 indices would hold one class only
+    assert torch.equal(chosen, held_out_indices(search, 400, seed=0))

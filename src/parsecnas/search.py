@@ -150,7 +150,7 @@ def _setup(config: SearchConfig) -> _Setup:
     loader_cfg = LoaderConfig.for_training(ds, config.data.batch_size, config.data.cutout)
     train = Loader.from_dataset(ds, "train", train_idx, loader_cfg, device=device, seed=config.seed * 3 + 1)
     search = Loader.from_dataset(ds, "train", search_idx, loader_cfg, device=device, seed=config.seed * 3 + 2)
-    held_out = Loader.from_dataset(ds, "train", search_idx[: config.data.eval_examples],
+    held_out = Loader.from_dataset(ds, "train", held_out_indices(search_idx, config.data.eval_examples, config.seed),
                                    LoaderConfig.for_evaluation(256), device=device)
     with torch.random.fork_rng(devices=[]):  # deterministic init without disturbing the caller's RNG
         torch.manual_seed(config.seed)
@@ -162,6 +162,14 @@ def _setup(config: SearchConfig) -> _Setup:
     strategy = create_strategy(config.strategy, space, _with_schedule(config, len(train)), config.seed)
     weights = WeightOptimizer(net.parameters(), config.weights, config.epochs)
     return _Setup(space, ds, train, search, held_out, net, strategy, weights, device)
+
+
+def held_out_indices(search_indices: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """A seeded uniform subset of ``n`` search-split indices (sorted), on which the derived architecture's
+    accuracy is measured. Random, not the first ``n``: datasets stored class by class (image folders, the CIFAR
+    JPEG archive) would otherwise be measured on one class."""
+    order = torch.randperm(len(search_indices), generator=torch.Generator().manual_seed(seed + 12345))
+    return search_indices[order[:n]].sort().values
 
 
 def _with_schedule(config: SearchConfig, batches_per_epoch: int) -> Any:
