@@ -4,9 +4,9 @@ import io
 
 import pytest
 import torch
+from _tiny import batch, tiny_net
 from torch import nn
 
-from parsecnas.nets import SuperNet
 from parsecnas.nets.cells import SearchCell
 from parsecnas.ops import PRIMITIVES
 from parsecnas.optim import WeightOptimConfig, WeightOptimizer
@@ -22,17 +22,6 @@ from parsecnas.strategies.gumbel import (
     op_parameter_counts,
     temperature,
 )
-
-
-def tiny_net(seed: int = 0) -> SuperNet:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return SuperNet(num_cells=3, channels=4, num_classes=3)
-
-
-def batch(seed: int, size: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(size, 3, 16, 16, generator=gen), torch.randint(0, 3, (size,), generator=gen)
 
 
 def test_gumbel_max_frequencies_match_the_softmax_probabilities() -> None:

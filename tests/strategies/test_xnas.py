@@ -5,9 +5,9 @@ import math
 from pathlib import Path
 
 import torch
+from _tiny import batch, tiny_net
 from torch import nn
 
-from parsecnas.nets import SuperNet
 from parsecnas.nets.cells import SearchCell
 from parsecnas.ops import PRIMITIVES
 from parsecnas.optim import WeightOptimConfig, WeightOptimizer
@@ -16,17 +16,6 @@ from parsecnas.strategies.base import create_strategy
 from parsecnas.strategies.xnas import Xnas, XnasConfig, plot_survivors, wipeout, wipeout_threshold
 
 SKIP = PRIMITIVES.index("skip_connect")
-
-
-def tiny_net(seed: int = 0) -> SuperNet:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return SuperNet(num_cells=3, channels=4, num_classes=3)
-
-
-def batch(seed: int, size: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(size, 3, 16, 16, generator=gen), torch.randint(0, 3, (size,), generator=gen)
 
 
 def test_threshold_is_the_max_weight_times_exp_of_minus_two_eta_l_steps_left() -> None:
