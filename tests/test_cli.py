@@ -35,3 +35,36 @@ def test_search_accepts_strategy_flag(tmp_path, capsys) -> None:
     assert main(args) == 0
     assert "search finished" in capsys.readouterr().out
     assert "strategy: gdas" in (tmp_path / "g" / "config.yaml").read_text()
+
+
+def test_train_seeds_then_table_evaluate_and_export(tmp_path, capsys) -> None:
+    run = tmp_path / "t"
+    args = ["train", "DARTS_V2", "--run-dir", str(run), "--seeds", "0", "1", "--quiet", "--dataset=fashion-mnist-small",
+            "--num_cells=3", "--channels=4", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8", "--cutout=0"]
+    assert main(args) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1] and summary["search_method"] == "published"
+    capsys.readouterr()
+    assert main(["table", str(run), str(run / "seed-0"), "--format", "markdown"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("| Architecture | Test error (%)") and len(lines) == 4
+    assert f"{summary['test_error_pct_mean']:.2f} +- {summary['test_error_pct_std']:.2f} (2 seeds)" in lines[2]
+    assert main(["evaluate", str(run / "seed-0")]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    seed0 = json.loads((run / "seed-0" / "result.json").read_text())
+    assert evaluated["test_accuracy"] == seed0["test_accuracy"]
+    assert main(["export", str(run / "seed-0")]) == 0
+    assert json.loads(capsys.readouterr().out)["max_abs_diff"] == 0.0
+    assert (run / "seed-0" / "model.ts").is_file()
+
+
+def test_train_imagenet_protocol_and_bad_input(tmp_path, capsys) -> None:
+    assert main(["table", str(tmp_path)]) == 2
+    assert "neither summary.json nor result.json" in capsys.readouterr().err
+    assert main(["train", "DARTS_V2", "--protocol", "imagenet", "--run-dir", str(tmp_path / "i"), "--quiet",
+                 "--dataset=fashion-mnist-small", "--num_cells=2", "--channels=4", "--epochs=1",
+                 "--steps_per_epoch=1", "--batch_size=4"]) == 0
+    config = (tmp_path / "i" / "config.yaml").read_text()
+    assert "label_smoothing: 0.1" in config and "lr_schedule: exponential" in config
+    assert main(["evaluate", str(tmp_path / "i"), "--dataset", "cifar10"]) == 2
+    assert "the model expects 10 and 1" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .config import ConfigError, load_config, to_dict
+from .run.checkpoint import CheckpointError
 
 
 def _run_dir(kind: str, given: str | None) -> str:
@@ -78,12 +79,87 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from .train import TrainConfig, train_genotype
+    from .config import apply_overrides, from_dict
+    from .train import protocol_config, train_genotype, train_seeds
 
-    config = load_config(TrainConfig, args.config, _overrides(extra))
-    result = train_genotype(args.genotype, config, _run_dir("train", args.run_dir), resume=args.resume,
-                            progress=not args.quiet)
+    base = protocol_config(args.protocol)
+    if args.config:  # the file's keys over the protocol's defaults
+        base = from_dict(type(base), {**to_dict(base), **_yaml_keys(args.config)})
+    config = apply_overrides(base, _overrides(extra))
+    run_dir = _run_dir("train", args.run_dir)
+    if args.seeds:
+        summary = train_seeds(args.genotype, config, run_dir, args.seeds, resume=args.resume,
+                              progress=not args.quiet)
+        print(json.dumps({k: v for k, v in summary.items() if k not in ("genotype", "runs")}, indent=2))
+        print(f"\nresults: {run_dir}/summary.json; compare runs with: parsecnas table {run_dir}")
+        return 0
+    result = train_genotype(args.genotype, config, run_dir, resume=args.resume, progress=not args.quiet)
     print(json.dumps({k: v for k, v in result.items() if k != "genotype"}, indent=2))
+    print(f"\nmodel: {run_dir}/model.pt (evaluate: parsecnas evaluate {run_dir}; "
+          f"export: parsecnas export {run_dir} --format torchscript)")
+    return 0
+
+
+def _yaml_keys(path: str) -> dict[str, Any]:
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+    return data
+
+
+def cmd_evaluate(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """Top-1/top-5 test accuracy of a trained model on a dataset's test split."""
+    from .data import Loader, LoaderConfig, load_dataset
+    from .export import load_model, model_record
+    from .search import resolve_device
+    from .train import evaluate
+
+    if extra:
+        raise ConfigError(f"unrecognised arguments {list(extra)}")
+    device = resolve_device(args.device)
+    net = load_model(args.model, device)
+    dataset = args.dataset or model_record(args.model).get("dataset")
+    if not dataset:
+        raise ConfigError(f"{args.model} records no dataset; give --dataset")
+    ds = load_dataset(dataset, args.data_dir)
+    if (ds.num_classes, ds.in_channels) != (net.options["num_classes"], net.options["in_channels"]):
+        raise ConfigError(f"dataset {dataset!r} has {ds.num_classes} classes and {ds.in_channels} channels; the "
+                          f"model expects {net.options['num_classes']} and {net.options['in_channels']}")
+    test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(args.batch_size), device=device)
+    net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    accuracy = evaluate(net, test)
+    print(json.dumps({"model": str(args.model), "dataset": dataset, "examples": test.num_examples,
+                      "test_accuracy": accuracy["top1"], "test_top5_accuracy": accuracy["top5"],
+                      "test_error_pct": 100 * (1 - accuracy["top1"])}, indent=2))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """TorchScript or ONNX file of a trained model, checked against the model's own outputs."""
+    from .export import export_model, load_model, model_path, model_record
+
+    if extra:
+        raise ConfigError(f"unrecognised arguments {list(extra)}")
+    net = load_model(args.model)
+    default = 224 if net.options["stem"] == "imagenet" else 32
+    size = args.image_size or model_record(args.model).get("image_size") or default
+    suffix = {"torchscript": ".ts", "pt2": ".pt2", "onnx": ".onnx"}[args.format]
+    out = args.out or str(model_path(args.model).with_suffix(suffix))
+    info = export_model(net, out, args.format, int(size))
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_table(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """The PARSEC-Table-1-style comparison of finished training runs."""
+    from .report.table import format_table
+    from .train import iter_results
+
+    if extra:
+        raise ConfigError(f"unrecognised arguments {list(extra)}")
+    print(format_table(list(iter_results(args.runs)), args.format, top5=args.top5))
     return 0
 
 
@@ -160,13 +236,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", help="parsec (default), darts, xnas, gdas or snas")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_search)
-    p = sub.add_parser("train", help="train a genotype from scratch (DARTS protocol)")
+    p = sub.add_parser("train", help="train a genotype from scratch (DARTS CIFAR or ImageNet protocol)")
     p.add_argument("genotype", help="published name, genotype JSON file, search run directory or string")
-    p.add_argument("--config", help="YAML file of TrainConfig fields")
+    p.add_argument("--protocol", choices=("cifar", "imagenet"), default="cifar",
+                   help="default settings: cifar (20 cells, C=36, 600 epochs) or imagenet (14 cells, C=48, "
+                        "250 epochs, label smoothing); --key=value overrides any field")
+    p.add_argument("--config", help="YAML file of TrainConfig fields (over the protocol's defaults)")
+    p.add_argument("--seeds", type=int, nargs="+", help="train once per seed into RUN_DIR/seed-N; mean +- std")
     p.add_argument("--run-dir")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("evaluate", help="top-1/top-5 test accuracy of a trained model (model.pt or train run dir)")
+    p.add_argument("model", help="model.pt or a `parsecnas train` run directory")
+    p.add_argument("--dataset", help="dataset name (default: the one it was trained on)")
+    p.add_argument("--data-dir")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("export", help="export a trained model as TorchScript, torch.export or ONNX (checked)")
+    p.add_argument("model", help="model.pt or a `parsecnas train` run directory")
+    p.add_argument("--format", choices=("torchscript", "pt2", "onnx"), default="torchscript")
+    p.add_argument("--out", help="output file (default: beside model.pt, with .ts, .pt2 or .onnx)")
+    p.add_argument("--image-size", type=int, help="input side (default 32, or 224 for the ImageNet stem)")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("table", help="results table of training runs, shaped like the PARSEC paper's Table 1")
+    p.add_argument("runs", nargs="+", help="`parsecnas train` run directories (single or --seeds)")
+    p.add_argument("--format", choices=("text", "markdown", "csv"), default="text")
+    p.add_argument("--top5", action="store_true", help="add the top-5 error column (ImageNet)")
+    p.set_defaults(func=cmd_table)
     p = sub.add_parser("bench", help="black-box search on the NAS-Bench-201 table (random, evolution, ...)")
     p.add_argument("--strategy", default="evolution", help="random, evolution, reinforce, local_search, bananas")
     p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
@@ -197,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.manual_seed(0)  # only the CLI touches the global RNG; library code uses its own generators
     try:
         return int(args.func(args, extra))
-    except (ConfigError, ValueError, FileNotFoundError) as err:
+    except (ConfigError, ValueError, FileNotFoundError, CheckpointError, ImportError) as err:
         print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
         return 2
 

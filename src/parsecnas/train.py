@@ -1,31 +1,54 @@
-"""Training an architecture from scratch with the DARTS protocol (cutout, drop path, auxiliary head).
+"""Training an architecture from scratch with the DARTS protocols, and summarising several seeds.
 
-The full issue-5 feature set (ImageNet protocol, several seeds, export) builds on this; what is here trains a
-genotype's evaluation network on the whole training set, reports test accuracy, and resumes exactly.
+Two protocols, both as in the DARTS and PARSEC papers: ``cifar`` (the :class:`TrainConfig` defaults: 20 cells,
+C = 36, batch 96, SGD 0.025 cosine, 600 epochs, cutout 16, drop path, auxiliary 0.4) and ``imagenet``
+(:meth:`TrainConfig.imagenet`: 14 cells, C = 48, batch 128, SGD 0.1 decayed by 0.97 per epoch, label smoothing
+0.1, 250 epochs). Each run writes ``result.json`` (top-1/top-5 test error, parameters, multiply-adds, training
+time, and the search cost of the run the genotype came from) and ``model.pt`` (see :mod:`parsecnas.export`);
+a killed run resumes from its per-epoch checkpoint to the same result.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .config import to_dict
+from .config import ConfigError, to_dict
 from .data import Loader, LoaderConfig, load_dataset
 from .estimators.cost import count_multiply_adds, count_parameters
+from .export import save_model
 from .nets import EvalNetwork, build_network
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
 from .search import resolve_device
-from .spaces.genotype import Genotype, resolve_genotype
+from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
+
+PROTOCOLS = ("cifar", "imagenet")
+LR_SCHEDULES = ("cosine", "exponential")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """DARTS CIFAR protocol by default: 20 cells, C = 36, batch 96, 600 epochs, cutout 16, drop path 0.2,
-    auxiliary weight 0.4, SGD lr 0.025 cosine to 0, momentum 0.9, weight decay 3e-4, clipping 5."""
+    """One from-scratch training run. The defaults are the DARTS CIFAR protocol.
+
+    Attributes:
+        dataset: a name from ``parsecnas.data.list_datasets()`` (``image-folder`` with ``data_dir`` for ImageNet).
+        setting: network layout, ``cifar10`` (3x3 stem at full resolution) or ``imagenet`` (two stride-2 stems).
+        steps_per_epoch: cap on steps per epoch (default: one pass over the training set).
+        lr_schedule: ``cosine`` (to ``lr_min`` over ``epochs``) or ``exponential`` (times ``lr_decay`` per epoch).
+        label_smoothing: target smoothing of the cross-entropy (ImageNet protocol: 0.1).
+        drop_path: final drop-path probability, reached linearly over training (DARTS 0.2; the PARSEC paper 0.4).
+        amp: mixed precision (bfloat16, or float16 with loss scaling where bfloat16 is unsupported); ``None``:
+            on when the device is a GPU.
+        compile: run the network's forward through ``torch.compile``.
+        channels_last: channels-last memory layout (faster convolutions on CPU and on tensor cores).
+    """
 
     dataset: str = "cifar10"
     data_dir: str | None = None
@@ -36,81 +59,181 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     batch_size: int = 96
     lr: float = 0.025
+    lr_schedule: str = "cosine"
     lr_min: float = 0.0
+    lr_decay: float = 0.97
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
+    label_smoothing: float = 0.0
     cutout: int = 16
     drop_path: float = 0.2
     auxiliary_weight: float = 0.4
     seed: int = 0
     device: str = "auto"
     channels_last: bool = True
+    amp: bool | None = None
+    compile: bool = False
+    eval_batch_size: int = 256
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1; got {self.epochs}, {self.batch_size}")
+        if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ValueError(f"epochs, batch_size and eval_batch_size must be >= 1; got {self.epochs}, "
+                             f"{self.batch_size}, {self.eval_batch_size}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1 or unset, got {self.steps_per_epoch}")
         if not 0 <= self.drop_path < 1:
             raise ValueError(f"drop_path must lie in [0, 1), got {self.drop_path}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
         if self.auxiliary_weight < 0 or self.lr <= 0:
             raise ValueError(f"need auxiliary_weight >= 0 and lr > 0; got {self.auxiliary_weight}, {self.lr}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay}")
+
+    @classmethod
+    def imagenet(cls, **overrides: Any) -> TrainConfig:
+        """The DARTS ImageNet (mobile) protocol: 14 cells, C = 48, batch 128, SGD lr 0.1 times 0.97 per epoch,
+        weight decay 3e-5, label smoothing 0.1, auxiliary 0.4, no cutout or drop path, 250 epochs."""
+        base = cls(dataset="image-folder", setting="imagenet", num_cells=14, channels=48, epochs=250,
+                   batch_size=128, lr=0.1, lr_schedule="exponential", lr_decay=0.97, weight_decay=3e-5,
+                   label_smoothing=0.1, cutout=0, drop_path=0.0)
+        return replace(base, **overrides)
+
+
+def protocol_config(name: str) -> TrainConfig:
+    """The default :class:`TrainConfig` of a protocol (``cifar`` or ``imagenet``)."""
+    if name not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {name!r}; valid: {', '.join(PROTOCOLS)}")
+    return TrainConfig.imagenet() if name == "imagenet" else TrainConfig()
 
 
 def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
+def _amp_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
+    """The autocast dtype, or None for full precision."""
+    if amp is None:
+        amp = device.type == "cuda"
+    if not amp:
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
 @torch.no_grad()
-def test_accuracy(net: EvalNetwork, loader: Loader, channels_last: bool = True) -> float:
-    """Top-1 accuracy of ``net`` (eval mode: BN running statistics, no drop path) over ``loader``."""
+def evaluate(net: torch.nn.Module, loader: Loader, channels_last: bool = True,
+             amp_dtype: torch.dtype | None = None) -> dict[str, float]:
+    """Top-1 and top-5 accuracy of ``net`` (eval mode: BN running statistics, no drop path) over ``loader``.
+
+    With fewer than 6 classes top-5 is trivially 1 and reported as NaN.
+    """
     net.eval()
-    correct = total = 0
+    device = next(net.parameters()).device
+    top1 = top5 = total = 0
     for x, y in loader:
-        correct += int((net(_layout(x, channels_last)).argmax(1) == y).sum())
+        with _autocast(device, amp_dtype):
+            logits = net(_layout(x, channels_last)).float()
+        k = min(5, logits.shape[1])
+        hits = logits.topk(k, dim=1).indices == y[:, None]
+        top1 += int(hits[:, 0].sum())
+        top5 += int(hits.any(1).sum())
         total += y.numel()
-    return correct / max(1, total)
+    many = logits.shape[1] > 5 if total else False
+    return {"top1": top1 / max(1, total), "top5": top5 / max(1, total) if many else math.nan}
+
+
+def test_accuracy(net: EvalNetwork, loader: Loader, channels_last: bool = True) -> float:
+    """Top-1 accuracy of ``net`` over ``loader`` (see :func:`evaluate`)."""
+    return evaluate(net, loader, channels_last)["top1"]
+
+
+test_accuracy.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
+
+
+def training_loss(logits: torch.Tensor, aux: torch.Tensor | None, y: torch.Tensor, auxiliary_weight: float,
+                  label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of the logits plus ``auxiliary_weight`` times that of the auxiliary logits (if any)."""
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+    if aux is not None:
+        loss = loss + auxiliary_weight * F.cross_entropy(aux.float(), y, label_smoothing=label_smoothing)
+    return loss
+
+
+def search_provenance(spec: str | Path | Genotype) -> dict[str, Any]:
+    """Where a genotype came from, for the results table: its name, the search method and the search's cost.
+
+    A search run directory (or a ``genotype.json`` inside one) gives the strategy of its ``config.yaml`` and the
+    device-hours of its ``search_cost.json``; a published name gives ``published``; anything else, unknown.
+    """
+    if isinstance(spec, Genotype):
+        return {"architecture": "genotype", "search_method": None, "search_cost": None}
+    text = str(spec)
+    if text in published_genotypes():
+        return {"architecture": text, "search_method": "published", "search_cost": None}
+    path = Path(text)
+    run_dir = path if path.is_dir() else path.parent if path.is_file() else None
+    if run_dir is None or not (run_dir / "search_cost.json").is_file():
+        return {"architecture": path.stem if path.is_file() else "genotype", "search_method": None,
+                "search_cost": None}
+    run = Run(run_dir)
+    config = run.config() if (run_dir / "config.yaml").is_file() else {}
+    return {"architecture": run_dir.resolve().name, "search_method": config.get("strategy"),
+            "search_cost": run.read_json("search_cost.json")}
+
+
+def _build(genotype: Genotype, config: TrainConfig, num_classes: int, in_channels: int) -> EvalNetwork:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return build_network(genotype, config.setting, num_cells=config.num_cells, channels=config.channels,
+                             num_classes=num_classes, in_channels=in_channels, auxiliary=config.auxiliary_weight > 0)
+
+
+def _scheduler(sgd: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    if config.lr_schedule == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(sgd, gamma=config.lr_decay)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(sgd, config.epochs, eta_min=config.lr_min)
 
 
 def train_genotype(
-    genotype: Genotype | str, config: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
+    genotype: Genotype | str | Path, config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Trains ``genotype`` from scratch and returns (and writes to ``result.json``) its figures.
+
+    ``genotype`` is a :class:`Genotype`, a published name, a genotype file or a search run directory (whose
+    search cost is then carried into the result). The trained network is saved as ``model.pt``.
 
     Example:
         >>> cfg = TrainConfig(dataset="fashion-mnist-small", num_cells=3, channels=8, epochs=1)
         >>> train_genotype("DARTS_V2", cfg, "/tmp/parsecnas-train-doc", progress=False)  # doctest: +SKIP
     """
+    provenance = search_provenance(genotype)
     genotype = resolve_genotype(genotype)
     run = Run(run_dir)
     resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume)
     device = resolve_device(config.device)
     ds = load_dataset(config.dataset, config.data_dir)
-    train = Loader.from_dataset(
-        ds,
-        "train",
-        None,
-        LoaderConfig.for_training(ds, config.batch_size, config.cutout),
-        device=device,
-        seed=config.seed,
-    )
-    test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(256), device=device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        net = build_network(
-            genotype,
-            config.setting,
-            num_cells=config.num_cells,
-            channels=config.channels,
-            num_classes=ds.num_classes,
-            in_channels=ds.in_channels,
-            auxiliary=config.auxiliary_weight > 0,
-        )
+    train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout),
+                                device=device, seed=config.seed)
+    test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(config.eval_batch_size), device=device)
+    net = _build(genotype, config, ds.num_classes, ds.in_channels)
     params, macs = count_parameters(net), count_multiply_adds(net, (ds.in_channels, ds.image_size, ds.image_size))
     memory = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(device, memory_format=memory)  # type: ignore[call-overload]
     net.drop_path_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     sgd = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(sgd, config.epochs, eta_min=config.lr_min)
+    schedule = _scheduler(sgd, config)
+    amp_dtype = _amp_dtype(device, config.amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     start, elapsed = 0, 0.0
     state = run.restore() if resuming else None
     if state is not None:
@@ -119,7 +242,10 @@ def train_genotype(
         sgd.load_state_dict(state["sgd"])
         schedule.load_state_dict(state["schedule"])
         train.load_state_dict(state["loader"])
+        scaler.load_state_dict(state["scaler"])
         net.drop_path_generator.set_state(state["drop_path_generator"])
+    forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]] = (
+        torch.compile(net.forward_train) if config.compile else net.forward_train)
     steps = config.steps_per_epoch or len(train)
     timer = Timer(offset=elapsed).start()
     with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress) as bar:
@@ -129,47 +255,94 @@ def train_genotype(
             total_loss = 0.0
             for _ in range(steps):
                 x, y = train.next_batch()
-                logits, aux = net.forward_train(_layout(x, config.channels_last))
-                loss = F.cross_entropy(logits, y)
-                if aux is not None:
-                    loss = loss + config.auxiliary_weight * F.cross_entropy(aux, y)
+                with _autocast(device, amp_dtype):
+                    logits, aux = forward(_layout(x, config.channels_last))
+                loss = training_loss(logits, aux, y, config.auxiliary_weight, config.label_smoothing)
                 sgd.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()
+                scaler.unscale_(sgd)
                 torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-                sgd.step()
+                scaler.step(sgd)
+                scaler.update()
                 total_loss += loss.item()
                 bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", loss=loss.item())
             schedule.step()
-            run.log(
-                {
-                    "epoch": epoch + 1,
-                    "train_loss": total_loss / steps,
-                    "time_s": timer.elapsed,
-                    "peak_rss_mb": peak_rss_mb(),
-                }
-            )
-            run.save_checkpoint(
-                {
-                    "epoch": epoch + 1,
-                    "elapsed": timer.elapsed,
-                    "net": net.state_dict(),
-                    "sgd": sgd.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "loader": train.state_dict(),
-                    "drop_path_generator": net.drop_path_generator.get_state(),
-                }
-            )
-    accuracy = test_accuracy(net, test, config.channels_last)
+            run.log({"epoch": epoch + 1, "train_loss": total_loss / steps, "lr": sgd.param_groups[0]["lr"],
+                     "drop_path": net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
+            run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "net": net.state_dict(),
+                                 "sgd": sgd.state_dict(), "schedule": schedule.state_dict(),
+                                 "loader": train.state_dict(), "scaler": scaler.state_dict(),
+                                 "drop_path_generator": net.drop_path_generator.get_state()})
+    accuracy = evaluate(net, test, config.channels_last, amp_dtype)
     result = {
+        **provenance,
         "genotype": genotype.to_dict(),
-        "test_accuracy": accuracy,
-        "test_error": 1.0 - accuracy,
+        "dataset": config.dataset,
+        "image_size": ds.image_size,
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "test_accuracy": accuracy["top1"],
+        "test_top5_accuracy": accuracy["top5"],
+        "test_error_pct": 100 * (1 - accuracy["top1"]),
+        "test_top5_error_pct": 100 * (1 - accuracy["top5"]),
         "params_m": params / 1e6,
         "multiply_adds_m": macs / 1e6,
         "train_hours": timer.hours,
         "device": device_name(device),
-        "epochs": config.epochs,
-        "dataset": config.dataset,
     }
+    save_model(net, run.path_of("model.pt"), {k: v for k, v in result.items() if k != "genotype"})
     run.write_json("result.json", result)
     return result
+
+
+def train_seeds(
+    genotype: Genotype | str | Path, config: TrainConfig, run_dir: str | Path, seeds: Sequence[int], *,
+    resume: bool = False, progress: bool = True,
+) -> dict[str, Any]:
+    """Trains ``genotype`` once per seed (into ``run_dir/seed-<s>``) and writes ``summary.json``: the per-seed
+    results and mean +- std (sample std, n - 1) of the test errors. Seeds already finished are not rerun when
+    resuming."""
+    if not seeds:
+        raise ValueError("seeds must name at least one seed, e.g. [0, 1, 2]")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    root = Path(run_dir)
+    results = []
+    for seed in seeds:
+        seed_dir = root / f"seed-{seed}"
+        if resume and (seed_dir / "result.json").is_file():
+            results.append(Run(seed_dir).read_json("result.json"))
+            continue
+        results.append(train_genotype(genotype, replace(config, seed=seed), seed_dir, resume=resume,
+                                      progress=progress))
+    summary = summarize(results)
+    Run(root).write_json("summary.json", summary)
+    return summary
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and std over seeds of each run's test errors and training hours, with the shared fields."""
+    first = results[0]
+    summary: dict[str, Any] = {key: first.get(key) for key in ("architecture", "search_method", "search_cost",
+                                                              "genotype", "dataset", "epochs", "params_m",
+                                                              "multiply_adds_m", "device")}
+    summary["seeds"] = [r["seed"] for r in results]
+    for key in ("test_error_pct", "test_top5_error_pct", "train_hours"):
+        values = torch.tensor([float(r[key]) for r in results], dtype=torch.float64)
+        summary[f"{key}_mean"] = float(values.mean())
+        summary[f"{key}_std"] = float(values.std()) if len(values) > 1 else 0.0
+    summary["runs"] = [{k: v for k, v in r.items() if k != "genotype"} for r in results]
+    return summary
+
+
+def iter_results(paths: Sequence[str | Path]) -> Iterator[dict[str, Any]]:
+    """A summary per path: ``summary.json`` of a multi-seed directory, or one run's ``result.json`` as a
+    one-seed summary."""
+    for path in map(Path, paths):
+        if (path / "summary.json").is_file():
+            yield Run(path).read_json("summary.json")
+        elif (path / "result.json").is_file():
+            yield summarize([Run(path).read_json("result.json")])
+        else:
+            raise FileNotFoundError(f"{path} holds neither summary.json nor result.json; give a finished "
+                                    "`parsecnas train` run directory")

@@ -43,6 +43,9 @@ class EvalNetwork(nn.Module):
             raise ValueError(f"unknown stem {stem!r}; valid: cifar, imagenet")
         self.genotype = genotype
         self.stem_kind = stem
+        self.options: dict[str, Any] = {"num_cells": num_cells, "channels": channels, "num_classes": num_classes,
+                        "in_channels": in_channels, "auxiliary": auxiliary, "stem": stem}
+        """The constructor's arguments besides the genotype: with it, enough to rebuild the network."""
         self.drop_path_prob = 0.0
         self.drop_path_generator: torch.Generator | None = None
         if stem == "cifar":
