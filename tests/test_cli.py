@@ -66,5 +66,5 @@ def test_train_imagenet_protocol_and_bad_input(tmp_path, capsys) -> None:
                  "--steps_per_epoch=1", "--batch_size=4"]) == 0
     config = (tmp_path / "i" / "config.yaml").read_text()
     assert "label_smoothing: 0.1" in config and "lr_schedule: exponential" in config
-    assert main(["evaluate", str(tmp_path / "i"), "--dataset", "cifar10"]) == 2
-    assert "the model expects 10 and 1" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "i"), "--dataset", "imagenet-1k"]) == 2
+    assert "'imagenet-1k'" in capsys.readouterr().err

@@ -120,14 +120,16 @@ def cmd_evaluate(args: argparse.Namespace, extra: Sequence[str]) -> int:
         raise ConfigError(f"unrecognised arguments {list(extra)}")
     device = resolve_device(args.device)
     net = load_model(args.model, device)
-    dataset = args.dataset or model_record(args.model).get("dataset")
+    record = model_record(args.model)
+    dataset = args.dataset or record.get("dataset")
     if not dataset:
         raise ConfigError(f"{args.model} records no dataset; give --dataset")
     ds = load_dataset(dataset, args.data_dir)
     if (ds.num_classes, ds.in_channels) != (net.options["num_classes"], net.options["in_channels"]):
         raise ConfigError(f"dataset {dataset!r} has {ds.num_classes} classes and {ds.in_channels} channels; the "
                           f"model expects {net.options['num_classes']} and {net.options['in_channels']}")
-    test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(args.batch_size), device=device)
+    crop = int(record.get("crop_size") or 0)  # the central-crop view it was tested on (ImageNet protocol)
+    test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(args.batch_size, crop), device=device)
     net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     accuracy = evaluate(net, test)
     print(json.dumps({"model": str(args.model), "dataset": dataset, "examples": test.num_examples,

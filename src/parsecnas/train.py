@@ -48,6 +48,9 @@ class TrainConfig:
             on when the device is a GPU.
         compile: run the network's forward through ``torch.compile``.
         channels_last: channels-last memory layout (faster convolutions on CPU and on tensor cores).
+        crop_size: 0: padded random crops at the stored size (CIFAR). Otherwise (ImageNet protocol: 224)
+            training takes random-resized crops (area 8-100%, aspect 3/4-4/3) resized to this side, and testing
+            the central 87.5% of each image resized to it.
     """
 
     dataset: str = "cifar10"
@@ -75,6 +78,7 @@ class TrainConfig:
     amp: bool | None = None
     compile: bool = False
     eval_batch_size: int = 256
+    crop_size: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
@@ -90,16 +94,19 @@ class TrainConfig:
             raise ValueError(f"need auxiliary_weight >= 0 and lr > 0; got {self.auxiliary_weight}, {self.lr}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
+        if self.crop_size < 0:
+            raise ValueError(f"crop_size must be 0 (padded crops) or an image side, got {self.crop_size}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay}")
 
     @classmethod
     def imagenet(cls, **overrides: Any) -> TrainConfig:
         """The DARTS ImageNet (mobile) protocol: 14 cells, C = 48, batch 128, SGD lr 0.1 times 0.97 per epoch,
-        weight decay 3e-5, label smoothing 0.1, auxiliary 0.4, no cutout or drop path, 250 epochs."""
+        weight decay 3e-5, label smoothing 0.1, auxiliary 0.4, no cutout or drop path, 250 epochs, 224-pixel
+        random-resized crops (central crops for testing)."""
         base = cls(dataset="image-folder", setting="imagenet", num_cells=14, channels=48, epochs=250,
                    batch_size=128, lr=0.1, lr_schedule="exponential", lr_decay=0.97, weight_decay=3e-5,
-                   label_smoothing=0.1, cutout=0, drop_path=0.0)
+                   label_smoothing=0.1, cutout=0, drop_path=0.0, crop_size=224)
         return replace(base, **overrides)
 
 
@@ -222,11 +229,14 @@ def train_genotype(
     resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume)
     device = resolve_device(config.device)
     ds = load_dataset(config.dataset, config.data_dir)
-    train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout),
+    train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout,
+                                                                             config.crop_size),
                                 device=device, seed=config.seed)
-    test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(config.eval_batch_size), device=device)
+    test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(config.eval_batch_size, config.crop_size),
+                               device=device)
     net = _build(genotype, config, ds.num_classes, ds.in_channels)
-    params, macs = count_parameters(net), count_multiply_adds(net, (ds.in_channels, ds.image_size, ds.image_size))
+    size = config.crop_size or ds.image_size
+    params, macs = count_parameters(net), count_multiply_adds(net, (ds.in_channels, size, size))
     memory = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(device, memory_format=memory)  # type: ignore[call-overload]
     net.drop_path_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
@@ -278,7 +288,8 @@ def train_genotype(
         **provenance,
         "genotype": genotype.to_dict(),
         "dataset": config.dataset,
-        "image_size": ds.image_size,
+        "image_size": size,
+        "crop_size": config.crop_size,
         "seed": config.seed,
         "epochs": config.epochs,
         "test_accuracy": accuracy["top1"],

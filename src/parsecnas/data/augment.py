@@ -14,12 +14,14 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["crop_flip", "cutout", "cutout_mask", "normalize", "random_crop", "random_flip"]
+__all__ = ["center_crop_resize", "crop_boxes", "crop_flip", "cutout", "cutout_mask", "normalize", "random_crop",
+           "random_flip", "resized_crop"]
 
 
 def crop_flip(
@@ -116,3 +118,52 @@ def cutout(images: torch.Tensor, length: int, centers: torch.Tensor) -> torch.Te
         return images
     keep = cutout_mask(images.shape, length, centers.to(images.device))
     return images * keep.to(images.dtype)
+
+
+def crop_boxes(batch: int, height: int, width: int, generator: torch.Generator,
+               scale: tuple[float, float] = (0.08, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+    """Random-resized-crop windows (the Inception / DARTS ImageNet augmentation), one per image.
+
+    Each window covers a uniform ``scale`` share of the image area with a log-uniform aspect ratio in ``ratio``,
+    at a uniform position. Sides that would exceed the image are clipped to it (instead of redrawing up to ten
+    times, as torchvision does), so a batch needs no per-image loop.
+
+    Returns:
+        ``(B, 4)`` float ``(top, left, height, width)`` in pixels.
+    """
+    area = torch.empty(batch).uniform_(*scale, generator=generator) * height * width
+    log_ratio = torch.empty(batch).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator)
+    aspect = log_ratio.exp()
+    w = (area * aspect).sqrt().clamp(1.0, float(width))
+    h = (area / aspect).sqrt().clamp(1.0, float(height))
+    top = torch.rand(batch, generator=generator) * (height - h)
+    left = torch.rand(batch, generator=generator) * (width - w)
+    return torch.stack([top, left, h, w], dim=1)
+
+
+def resized_crop(images: torch.Tensor, boxes: torch.Tensor, size: int, flip: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+    """Cut each image's window ``boxes[i]`` (see :func:`crop_boxes`), resize it bilinearly to ``size x size``,
+    and mirror it where ``flip`` is true: one ``grid_sample`` for the whole float batch."""
+    b, _, h, w = images.shape
+    if boxes.shape != (b, 4):
+        raise ValueError(f"boxes has shape {tuple(boxes.shape)}; expected ({b}, 4)")
+    top, left, bh, bw = boxes.to(images.device, torch.float32).unbind(1)
+    # affine map from output coordinates in [-1, 1] to input coordinates in [-1, 1] (align_corners=False)
+    sx, sy = bw / w, bh / h
+    tx, ty = (2 * left + bw) / w - 1, (2 * top + bh) / h - 1
+    if flip is not None:
+        sx = torch.where(flip.to(images.device), -sx, sx)
+    zero = torch.zeros_like(sx)
+    theta = torch.stack([torch.stack([sx, zero, tx], 1), torch.stack([zero, sy, ty], 1)], 1)
+    grid = F.affine_grid(theta, [b, images.shape[1], size, size], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def center_crop_resize(images: torch.Tensor, size: int, crop_fraction: float = 0.875) -> torch.Tensor:
+    """The evaluation view of the ImageNet protocol: the central ``crop_fraction`` of each image (224 of 256),
+    resized to ``size x size``."""
+    b, _, h, w = images.shape
+    ch, cw = h * crop_fraction, w * crop_fraction
+    boxes = torch.tensor([(h - ch) / 2, (w - cw) / 2, ch, cw]).expand(b, 4)
+    return resized_crop(images, boxes, size)

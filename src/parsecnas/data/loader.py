@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from parsecnas.data.augment import crop_flip, cutout_mask
+from parsecnas.data.augment import center_crop_resize, crop_boxes, crop_flip, cutout_mask, resized_crop
 from parsecnas.data.image_dataset import ImageDataset
 
 __all__ = ["Loader", "LoaderConfig"]
@@ -42,6 +42,9 @@ class LoaderConfig:
         crop_padding: Zero border for random crops (4 for 32px CIFAR in DARTS); 0 disables cropping.
         flip: Random horizontal flips with probability 1/2.
         cutout: Side of the cutout square (16 in DARTS); 0 disables cutout.
+        resized_crop: Output side of a random-resized crop (ImageNet protocol: 224) that replaces the padded
+            crop; 0 disables it.
+        center_crop: Output side of the central 87.5% of each image, resized (ImageNet evaluation); 0 disables.
     """
 
     batch_size: int = 64
@@ -50,6 +53,8 @@ class LoaderConfig:
     crop_padding: int = 0
     flip: bool = False
     cutout: int = 0
+    resized_crop: int = 0
+    center_crop: int = 0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -58,17 +63,25 @@ class LoaderConfig:
             raise ValueError(f"crop_padding={self.crop_padding}; it must be 0 (off) or positive")
         if self.cutout < 0:
             raise ValueError(f"cutout={self.cutout}; it must be 0 (off) or positive")
+        if self.resized_crop < 0 or self.center_crop < 0:
+            raise ValueError(f"resized_crop={self.resized_crop}, center_crop={self.center_crop}; each must be "
+                             "0 (off) or an output side")
+        if self.resized_crop and (self.crop_padding or self.center_crop):
+            raise ValueError("resized_crop replaces crop_padding and center_crop; set those to 0")
 
     @classmethod
-    def for_training(cls, dataset: ImageDataset, batch_size: int = 64, cutout: int = 0) -> LoaderConfig:
-        """Usual training augmentation: crop padding ``image_size // 8``; flips unless the data are digits."""
-        padding = max(1, dataset.image_size // 8)
-        return cls(batch_size, True, False, padding, dataset.name not in _NO_FLIP, cutout)
+    def for_training(cls, dataset: ImageDataset, batch_size: int = 64, cutout: int = 0,
+                     resized_crop: int = 0) -> LoaderConfig:
+        """Usual training augmentation: crop padding ``image_size // 8`` (or, with ``resized_crop``, a
+        random-resized crop to that side); flips unless the data are digits."""
+        padding = 0 if resized_crop else max(1, dataset.image_size // 8)
+        return cls(batch_size, True, False, padding, dataset.name not in _NO_FLIP, cutout, resized_crop)
 
     @classmethod
-    def for_evaluation(cls, batch_size: int = 256) -> LoaderConfig:
-        """Fixed order, every example, no augmentation."""
-        return cls(batch_size=batch_size, shuffle=False)
+    def for_evaluation(cls, batch_size: int = 256, center_crop: int = 0) -> LoaderConfig:
+        """Fixed order, every example, no augmentation (optionally the central crop resized to
+        ``center_crop``)."""
+        return cls(batch_size=batch_size, shuffle=False, center_crop=center_crop)
 
 
 class Loader:
@@ -196,7 +209,9 @@ class Loader:
     def _make_batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cfg, gen = self.config, self._generator
         images = self.images.index_select(0, index)
-        b, _, h, w = images.shape
+        b = images.shape[0]
+        if cfg.resized_crop:
+            return self._resized_batch(images), self.labels.index_select(0, index)
         offsets = flips = None
         if cfg.crop_padding:
             offsets = torch.randint(0, 2 * cfg.crop_padding + 1, (b, 2), generator=gen)
@@ -205,12 +220,25 @@ class Loader:
         if offsets is not None or flips is not None:
             images = crop_flip(images, cfg.crop_padding, offsets, flips)
         floats = images.to(torch.float32).mul_(self._scale).add_(self._shift)
-        if cfg.cutout:
-            centers = torch.stack(
-                [torch.randint(0, h, (b,), generator=gen), torch.randint(0, w, (b,), generator=gen)], dim=1
-            )
-            floats.mul_(cutout_mask(floats.shape, cfg.cutout, centers.to(self.device)))
-        return floats, self.labels.index_select(0, index)
+        if cfg.center_crop:
+            floats = center_crop_resize(floats, cfg.center_crop)
+        return self._cutout(floats), self.labels.index_select(0, index)
+
+    def _resized_batch(self, images: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = images.shape
+        boxes = crop_boxes(b, h, w, self._generator)
+        flips = torch.rand(b, generator=self._generator) < 0.5 if self.config.flip else None
+        floats = images.to(torch.float32).mul_(self._scale).add_(self._shift)
+        return self._cutout(resized_crop(floats, boxes, self.config.resized_crop, flips))
+
+    def _cutout(self, floats: torch.Tensor) -> torch.Tensor:
+        if not self.config.cutout:
+            return floats
+        b, _, h, w = floats.shape
+        gen = self._generator
+        centers = torch.stack([torch.randint(0, h, (b,), generator=gen), torch.randint(0, w, (b,), generator=gen)],
+                              dim=1)
+        return floats.mul_(cutout_mask(floats.shape, self.config.cutout, centers.to(self.device)))
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly where this loader is: generator states, epoch, position."""
