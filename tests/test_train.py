@@ -178,3 +178,13 @@ def test_search_cost_and_method_come_from_the_search_run(tmp_path) -> None:
     cfg = TrainConfig(**{**TINY.__dict__, "epochs": 1, "steps_per_epoch": 1})
     result = train_genotype(str(search), cfg, tmp_path / "t", progress=False)
     assert result["search_cost"]["device_hours"] == 12.0 and result["genotype"] == Genotype.named("DARTS_V1").to_dict()
+
+
+def test_mixed_precision_training_runs_and_stays_close_to_fp32(tmp_path) -> None:
+    cfg = TrainConfig(**{**TINY.__dict__, "epochs": 1, "steps_per_epoch": 2, "device": "cpu"})
+    fp32 = train_genotype("DARTS_V2", cfg, tmp_path / "fp32", progress=False)
+    bf16 = train_genotype("DARTS_V2", TrainConfig(**{**cfg.__dict__, "amp": True}), tmp_path / "bf16", progress=False)
+    loss32 = Run(tmp_path / "fp32").metrics()[0]["train_loss"]
+    loss16 = Run(tmp_path / "bf16").metrics()[0]["train_loss"]
+    assert math.isfinite(loss16) and abs(loss16 - loss32) < 0.05 * loss32  # bf16 keeps ~3 significant digits
+    assert 0 <= bf16["test_accuracy"] <= 1 and fp32["params_m"] == bf16["params_m"]
