@@ -9,7 +9,8 @@ proxy's correlation (and counted). Published correlations (all 15,625 cells) are
     PARSECNAS_DATA=/work/shared/data python benchmarks/bench_proxies.py --archs 1000 --out proxies-1000.npz  # full
 
 With ``--out`` the per-cell scores and times are saved every 10 cells, and a rerun with the same arguments resumes
-from that file (a 1,000-cell run takes about 2 hours on one CPU thread).
+from that file (a 1,000-cell run takes about 2 hours on one CPU thread). A long run splits over processes with
+``--start`` (each its own ``--out``), and ``--merge A.npz B.npz`` prints the table of their union.
 """
 
 from __future__ import annotations
@@ -56,26 +57,25 @@ def minibatch(batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return (x - mean) / std, ds.train_labels[idx]
 
 
-def _save(out: str | None, indices: np.ndarray, scores: dict, seconds: dict, done: int) -> None:
+def _save(out: str | None, indices: np.ndarray, scores: dict, seconds: dict, start: int, done: int) -> None:
     if out is None:
         return
     tmp = Path(out).with_suffix(".tmp.npz")
-    np.savez(tmp, indices=indices, done=done, **{f"score_{k}": v for k, v in scores.items()},
+    np.savez(tmp, indices=indices, start=start, done=done, **{f"score_{k}": v for k, v in scores.items()},
              **{f"seconds_{k}": np.array(v) for k, v in seconds.items()})
     tmp.replace(out)
 
 
-def _resume(out: str | None, indices: np.ndarray, scores: dict, seconds: dict) -> int:
-    if out is None or not Path(out).exists():
-        return 0
+def _load(out: str, indices: np.ndarray, scores: dict, seconds: dict) -> tuple[int, int]:
+    """Fills ``scores`` for the cells ``out`` holds and adds its seconds; returns its (start, done) range."""
     saved = np.load(out)
     if not np.array_equal(saved["indices"], indices) or any(f"score_{k}" not in saved for k in scores):
         raise SystemExit(f"{out} was written with other --archs/--seed/--proxies; remove it or pick another --out")
+    first, done = int(saved["start"]) if "start" in saved else 0, int(saved["done"])
     for name in scores:
-        scores[name][:] = saved[f"score_{name}"]
-        seconds[name] = float(saved[f"seconds_{name}"])
-    print(f"  resuming from {out}: {int(saved['done'])} cells done", flush=True)
-    return int(saved["done"])
+        scores[name][first:done] = saved[f"score_{name}"][first:done]
+        seconds[name] += float(saved[f"seconds_{name}"])
+    return first, done
 
 
 def main() -> None:
@@ -85,29 +85,51 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--proxies", nargs="+", default=list(PROXIES))
     p.add_argument("--out", help="npz file of per-cell scores; saved every 10 cells, resumed from if present")
+    p.add_argument("--start", type=int, default=0, help="first cell to score (split a long run over processes)")
+    p.add_argument("--merge", nargs="+", metavar="NPZ", help="print the table from --out files of runs with the "
+                   "same --archs/--seed/--proxies (e.g. different --start), scoring nothing")
     args = p.parse_args()
 
     table, space = NB201Table(), NB201Space()
-    x, y = minibatch(args.batch, args.seed)
     indices = np.random.default_rng(args.seed).choice(len(table), size=args.archs, replace=False)
     target = table.accuracies("cifar10", 200, "test")[indices]
     scores = {name: np.full(args.archs, np.nan) for name in args.proxies}
     seconds = {name: 0.0 for name in args.proxies}
-    done = _resume(args.out, indices, scores, seconds)
-    for k, i in enumerate(indices):
-        if k < done:
-            continue
-        net = build_seeded(space, table.arch(int(i)), seed=args.seed)
-        for name in args.proxies:
-            start = time.perf_counter()
-            scores[name][k] = PROXIES[name](net, x, y, torch.Generator().manual_seed(args.seed))
-            seconds[name] += time.perf_counter() - start
-        if (k + 1) % 10 == 0:
-            print(f"  {k + 1}/{args.archs} cells", flush=True)
-            _save(args.out, indices, scores, seconds, k + 1)
-    _save(args.out, indices, scores, seconds, args.archs)
+    covered = np.zeros(args.archs, dtype=bool)
+    scored = 0  # cells scored, counting overlaps of merged files (the seconds are summed over them)
+    if args.merge:
+        for path in args.merge:
+            first, done = _load(path, indices, scores, seconds)
+            print(f"  {path}: cells {first}..{done - 1}", flush=True)
+            covered[first:done] = True
+            scored += done - first
+    else:
+        x, y = minibatch(args.batch, args.seed)
+        done = args.start
+        if args.out and Path(args.out).exists():
+            first, done = _load(args.out, indices, scores, seconds)
+            if first != args.start:
+                raise SystemExit(f"{args.out} started at cell {first}, not --start {args.start}")
+            print(f"  resuming from {args.out}: cells {first}..{done - 1} done", flush=True)
+        for k in range(done, args.archs):
+            net = build_seeded(space, table.arch(int(indices[k])), seed=args.seed)
+            for name in args.proxies:
+                began = time.perf_counter()
+                scores[name][k] = PROXIES[name](net, x, y, torch.Generator().manual_seed(args.seed))
+                seconds[name] += time.perf_counter() - began
+            if (k + 1) % 10 == 0:
+                print(f"  {k + 1}/{args.archs} cells", flush=True)
+                _save(args.out, indices, scores, seconds, args.start, k + 1)
+        _save(args.out, indices, scores, seconds, args.start, args.archs)
+        covered[args.start:] = True
+        scored = args.archs - args.start
+    _print_table(args, table, indices[covered], target[covered], {k: v[covered] for k, v in scores.items()},
+                 seconds, scored)
 
-    print(f"\nNB201 CIFAR-10, {args.archs} cells (seed {args.seed}), batch {args.batch} real CIFAR-10 images, "
+
+def _print_table(args: argparse.Namespace, table: NB201Table, indices: np.ndarray, target: np.ndarray,
+                 scores: dict, seconds: dict, scored: int) -> None:
+    print(f"\nNB201 CIFAR-10, {len(indices)} cells (seed {args.seed}), batch {args.batch} real CIFAR-10 images, "
           f"torch threads {torch.get_num_threads()}\n")
     print("| proxy | Spearman rho (ours) | cells used | s / cell | published rho (all cells) |")
     print("|---|---|---|---|---|")
@@ -115,7 +137,7 @@ def main() -> None:
         ok = np.isfinite(scores[name])
         rho = spearman(scores[name][ok], target[ok]) if ok.sum() > 2 else math.nan
         ref = f"{PUBLISHED[name]:.2f} (Abdelfattah et al. 2021)" if name in PUBLISHED else "-"
-        print(f"| {name} | {rho:.3f} | {int(ok.sum())} | {seconds[name] / args.archs:.3f} | {ref} |")
+        print(f"| {name} | {rho:.3f} | {int(ok.sum())} | {seconds[name] / max(1, scored):.3f} | {ref} |")
     for column, label in (("naswot_score_v1", "NASWOT scores released by Mellor et al. (table)"),
                           ("params_M_cifar10", "parameter count (table)")):
         values = table.column(column)[indices]
