@@ -68,3 +68,13 @@ def test_train_imagenet_protocol_and_bad_input(tmp_path, capsys) -> None:
     assert "label_smoothing: 0.1" in config and "lr_schedule: exponential" in config
     assert main(["evaluate", str(tmp_path / "i"), "--dataset", "imagenet-1k"]) == 2
     assert "'imagenet-1k'" in capsys.readouterr().err
+
+
+def test_search_on_the_nb201_space_prints_the_table_lookup(data_dir, tmp_path, capsys) -> None:
+    args = ["search", "--run-dir", str(tmp_path / "n"), "--quiet", "--space=nb201", "--epochs=1",
+            "--steps_per_epoch=1", "--net.num_cells=1", "--net.channels=4", "--data.batch_size=4",
+            "--data.eval_examples=8", "--parsec.samples=2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "benchmark table test accuracy of the derived cell" in out and "benchmark_lookup.json" in out
+    assert "parsecnas train" not in out and (tmp_path / "n" / "architecture.txt").is_file()

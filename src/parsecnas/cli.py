@@ -45,19 +45,27 @@ def cmd_search(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _print_search_summary(result: Any) -> None:
+    from .spaces.genotype import Genotype
+
     last = result.metrics[-1] if result.metrics else {}
     print(f"\nsearch finished: {result.run_dir}")
-    print(f"  derived architecture (mode): {result.architecture}")
+    print(f"  derived architecture: {result.architecture}")
     if last:
-        print(f"  held-out accuracy of the mode with the shared weights: {last.get('mode_accuracy', float('nan')):.4f}"
-              f"   entropy of p(alpha | pi): {last.get('entropy', float('nan')):.2f} nats")
+        entropy = f"   entropy of its belief: {last['entropy']:.2f} nats" if "entropy" in last else ""
+        print(f"  held-out accuracy of it with the shared weights: {last.get('mode_accuracy', float('nan')):.4f}"
+              + entropy)
+    if "table_test_accuracy" in last:
+        print(f"  benchmark table test accuracy of the derived cell: {last['table_test_accuracy']:.2f} "
+              "(benchmark_lookup.json)")
     top = getattr(result.strategy, "most_probable", None)
     if top is not None:
         print("  most probable architectures:")
         for rank, (_, p) in enumerate(top(3), 1):
             print(f"    #{rank}: p = {p:.3g}")
-    print(f"  files: genotype.json (train it: parsecnas train {result.run_dir}), distribution.json, "
-          f"top_architectures.json, cell_normal.png, cell_reduce.png, curves.png, metrics.jsonl")
+    files = sorted(f.name for f in Path(result.run_dir).iterdir() if f.suffix in (".json", ".png", ".txt"))
+    print(f"  files: {', '.join(files)}, metrics.jsonl")
+    if isinstance(result.architecture, Genotype):
+        print(f"  train it from scratch: parsecnas train {result.run_dir}")
 
 
 def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
@@ -235,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run directory (default runs/search-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--init-from", help="warm-start the distribution from an earlier search run directory")
-    p.add_argument("--strategy", help="parsec (default), darts, xnas, gdas or snas")
+    p.add_argument("--strategy", help="parsec (default), darts, xnas, gdas or snas; --space=nb201 searches the "
+                                      "NAS-Bench-201 cell space (parsec, darts, gdas) with table lookups")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("train", help="train a genotype from scratch (DARTS CIFAR or ImageNet protocol)")

@@ -3,11 +3,17 @@
 The loop owns the data, the network and the weight optimiser; the strategy owns its belief. Every epoch it logs
 the derived architecture's held-out accuracy, the strategy's numbers, time and peak memory, then writes an
 atomic checkpoint from which a killed search resumes to exactly the result of an uninterrupted one.
+
+Any registered space works (``space: darts`` or ``nb201``). Where the space has a tabular benchmark
+(NAS-Bench-201) and its table is installed, every epoch also logs the derived cell's benchmark test accuracy
+(``table_test_accuracy``) and the run ends with ``benchmark_lookup.json``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Hashable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +25,8 @@ from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search
 from .optim import WeightOptimConfig, WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
 from .spaces import get_space
-from .spaces.base import Space
+from .spaces.base import Space, TabulatedSpace
+from .spaces.genotype import Genotype
 from .strategies import (
     DartsConfig,
     GdasConfig,
@@ -29,6 +36,9 @@ from .strategies import (
     XnasConfig,
     create_strategy,
 )
+from .strategies.base import check_space
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,16 +71,24 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class NetConfig:
-    """The supernet's size (DARTS search defaults). Fine-tuning on the evaluation configuration (PARSEC section
-    4.2) uses 20 cells, C = 36 and the auxiliary head (``configs/parsec-finetune.yaml``)."""
+    """The supernet's size. Fine-tuning on the evaluation configuration (PARSEC section 4.2) uses 20 cells,
+    C = 36 and the auxiliary head (``configs/parsec-finetune.yaml``).
 
-    num_cells: int = 8
+    Attributes:
+        num_cells: ``None``: the space's default (DARTS: 8 cells in all; NB201: 5 cells per stage, as the
+            benchmark's networks). Its meaning is the space's: NB201 counts cells per stage.
+        channels: initial width C (16 for both spaces' search networks).
+        auxiliary: an auxiliary head (DARTS space only).
+        auxiliary_weight: weight of the auxiliary loss.
+    """
+
+    num_cells: int | None = None
     channels: int = 16
     auxiliary: bool = False
     auxiliary_weight: float = 0.4
 
     def __post_init__(self) -> None:
-        if self.num_cells < 1 or self.channels < 2 or self.channels % 2:
+        if (self.num_cells is not None and self.num_cells < 1) or self.channels < 2 or self.channels % 2:
             raise ValueError(f"need num_cells >= 1 and an even channels >= 2; got {self.num_cells}, "
                              f"{self.channels}")
 
@@ -139,6 +157,31 @@ class _Setup:
     strategy: WeightSharingStrategy
     weights: WeightOptimizer
     device: torch.device
+    benchmark: TableLookup
+
+
+class TableLookup:
+    """Looks architectures up in the space's tabular benchmark, when it has one and the table is installed.
+
+    Returns ``None`` for spaces without a table; when the table file is missing it logs a note once and returns
+    ``None`` from then on, so a search never fails for want of it.
+    """
+
+    def __init__(self, space: Space, dataset: str, data_dir: str | None) -> None:
+        self.space: TabulatedSpace | None = space if isinstance(space, TabulatedSpace) else None
+        self.dataset = dataset
+        self.data_dir = data_dir
+
+    def __call__(self, arch: Hashable) -> dict[str, Any] | None:
+        if self.space is None:
+            return None
+        try:
+            return self.space.lookup(arch, self.dataset, self.data_dir)
+        except FileNotFoundError as error:
+            _log.warning("skipping the %s benchmark lookup (table_test_accuracy, benchmark_lookup.json): %s",
+                         self.space.name, error)
+            self.space = None
+            return None
 
 
 def _setup(config: SearchConfig) -> _Setup:
@@ -154,14 +197,16 @@ def _setup(config: SearchConfig) -> _Setup:
                                    LoaderConfig.for_evaluation(256), device=device)
     with torch.random.fork_rng(devices=[]):  # deterministic init without disturbing the caller's RNG
         torch.manual_seed(config.seed)
-        net = space.supernet(num_cells=config.net.num_cells, channels=config.net.channels,
-                             num_classes=ds.num_classes, in_channels=ds.in_channels,
-                             auxiliary=config.net.auxiliary, auxiliary_weight=config.net.auxiliary_weight)
+        size = {} if config.net.num_cells is None else {"num_cells": config.net.num_cells}
+        net = space.supernet(**size, channels=config.net.channels, num_classes=ds.num_classes,
+                             in_channels=ds.in_channels, auxiliary=config.net.auxiliary,
+                             auxiliary_weight=config.net.auxiliary_weight)
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(device, memory_format=layout)  # type: ignore[call-overload]
     strategy = create_strategy(config.strategy, space, _with_schedule(config, len(train)), config.seed)
     weights = WeightOptimizer(net.parameters(), config.weights, config.epochs)
-    return _Setup(space, ds, train, search, held_out, net, strategy, weights, device)
+    return _Setup(space, ds, train, search, held_out, net, strategy, weights, device,
+                  TableLookup(space, config.data.dataset, config.data.data_dir))
 
 
 def held_out_indices(search_indices: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -221,6 +266,7 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         ...                    parsec=ParsecConfig(samples=2))
         >>> result = run_search(cfg, "/tmp/parsecnas-doc-run", progress=False)  # doctest: +SKIP
     """
+    check_space(config.strategy, get_space(config.space))  # before the run directory exists
     run = Run(run_dir)
     resuming = run.create(to_dict(config), resume=resume)
     s = _setup(config)
@@ -250,15 +296,18 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
                            **{k: v for k, v in s.strategy.epoch_metrics().items() if k == "entropy"})
             s.weights.end_epoch()
             arch = s.strategy.derive()
+            found = s.benchmark(arch)
             record = {"epoch": epoch + 1, "step": (epoch + 1) * steps,
                       "mode_accuracy": evaluate_architecture(s.net, arch, s.held_out, config.channels_last),
+                      **({} if found is None else {"table_test_accuracy": found["test_accuracy"]}),
                       **{key: value / steps for key, value in totals.items()},
                       **s.strategy.epoch_metrics(), "lr": s.weights.lr,
                       "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb(),
                       "architecture": s.space.format(arch)}
             run.log(record)
             bar.write(f"epoch {epoch + 1}: mode accuracy {record['mode_accuracy']:.4f}"
-                      + (f", entropy {record['entropy']:.2f}" if "entropy" in record else ""))
+                      + (f", entropy {record['entropy']:.2f}" if "entropy" in record else "")
+                      + (f", table test accuracy {found['test_accuracy']:.2f}" if found else ""))
             run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "net": s.net.state_dict(),
                                  "weights": s.weights.state_dict(), "strategy": s.strategy.state_dict(),
                                  "train_loader": s.train.state_dict(), "search_loader": s.search.state_dict()})
@@ -270,17 +319,32 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
 
 
 def write_outputs(run: Run, s: _Setup, arch: Any, hours: float) -> None:
-    """The derived architecture (JSON and string form), the strategy's artefacts, cell drawings and curves."""
-    run.write_text("genotype.json", s.space.format(arch) + "\n")
-    run.write_text("genotype.txt", str(arch) + "\n")
+    """The derived architecture, the strategy's artefacts, the benchmark lookup, cell drawings and curves.
+
+    A DARTS genotype goes to ``genotype.json`` / ``genotype.txt`` (and ``cell_*.png``); any other architecture to
+    ``architecture.txt`` in the space's string form (``space.parse`` reads it back). Where the space has a
+    benchmark table, ``benchmark_lookup.json`` holds the derived cell's record and the table's optimum.
+    """
+    if isinstance(arch, Genotype):
+        run.write_text("genotype.json", s.space.format(arch) + "\n")
+        run.write_text("genotype.txt", str(arch) + "\n")
+    else:
+        run.write_text("architecture.txt", s.space.format(arch) + "\n")
     for stem, obj in s.strategy.outputs().items():
         run.write_json(f"{stem}.json", obj)
     run.write_json("search_cost.json", {"device": device_name(s.device), "device_hours": hours})
+    found = s.benchmark(arch)
+    if found is not None:
+        run.write_json("benchmark_lookup.json", {"space": s.space.name, **found})
     try:
         from .report import draw_genotype, plot_search_curves
 
-        draw_genotype(arch, run.path_of("cell"))
+        if isinstance(arch, Genotype):
+            draw_genotype(arch, run.path_of("cell"))
         plot_search_curves(run.metrics(), run.path_of("curves.png"), keys=("mode_accuracy", "entropy"))
+        if found is not None:
+            plot_search_curves(run.metrics(), run.path_of("table_curve.png"),
+                               keys=("table_test_accuracy", "mode_accuracy"))
         s.strategy.figures(run.path)
     except ImportError:  # plots need the `plot` extra; the numbers are all in the files above
         pass

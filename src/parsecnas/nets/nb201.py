@@ -10,7 +10,7 @@ statistics (always batch statistics), so every sampled path is normalised by its
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -77,15 +77,35 @@ class NB201Cell(nn.Module):
 
 
 class MixedEdge(nn.Module):
-    """Every candidate op of one edge; runs one of them or a weighted sum of them."""
+    """Every candidate op of one edge, in :data:`NB201_OPS` order; runs one of them or a weighted sum of some.
+
+    Both forms return ``None`` when nothing runs (``none`` chosen, or every op masked out), so the cell adds
+    nothing instead of computing zeros.
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.ops = nn.ModuleList(OPS[op](channels, False) for op in NB201_OPS)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        terms = [w * op(x) for w, op in zip(weights, self.ops) if w.item() != 0.0]
-        return torch.stack(terms).sum(0) if terms else x.mul(0.0)
+    def forward_op(self, x: torch.Tensor, index: int) -> torch.Tensor | None:
+        """Only op ``index`` (``none``: nothing)."""
+        return None if index == _NONE else self.ops[index](x)
+
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor, run: Sequence[bool]) -> torch.Tensor | None:
+        """sum_o weights[o] * op_o(x) over the ops with ``run[o]`` (``none`` contributes nothing and is skipped)."""
+        return _sum([weights[o] * op(x) for o, op in enumerate(self.ops) if run[o] and o != _NONE])
+
+
+_NONE = NB201_OPS.index("none")
+
+
+def _sum(terms: Sequence[torch.Tensor]) -> torch.Tensor | None:
+    if not terms:
+        return None
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
 
 
 class _Skeleton(nn.Module):
@@ -137,25 +157,43 @@ class NB201Network(_Skeleton):
 
 
 class SuperCell(nn.Module):
-    """A cell holding every op on every edge."""
+    """A cell holding every op on every edge; runs one op per edge (a path) or a mixture."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.edges = nn.ModuleList(MixedEdge(channels) for _ in EDGES)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, edge_output: Callable[[int, torch.Tensor], torch.Tensor | None]) -> torch.Tensor:
         nodes = [x]
         for i in range(1, NUM_NODES):
-            nodes.append(sum(self.edges[e](nodes[j], weights[e]) for e, (n, j) in enumerate(EDGES) if n == i))
+            terms = [edge_output(e, nodes[j]) for e, (n, j) in enumerate(EDGES) if n == i]
+            total = _sum([t for t in terms if t is not None])
+            nodes.append(torch.zeros_like(x) if total is None else total)
         return nodes[-1]
+
+    def forward_path(self, x: torch.Tensor, choices: Sequence[int]) -> torch.Tensor:
+        """Only the chosen op of each edge runs (``choices[e]`` indexes :data:`NB201_OPS`)."""
+        return self._run(x, lambda e, h: self._edge(e).forward_op(h, choices[e]))
+
+    def forward_mixed(self, x: torch.Tensor, weights: torch.Tensor, run: Sequence[Sequence[bool]]) -> torch.Tensor:
+        """Each edge's weighted sum over the ops with ``run[e][o]``; ``weights`` of shape (6, 5)."""
+        return self._run(x, lambda e, h: self._edge(e).forward_mixed(h, weights[e], run[e]))
+
+    def _edge(self, e: int) -> MixedEdge:
+        edge = self.edges[e]
+        assert isinstance(edge, MixedEdge)
+        return edge
 
 
 class NB201SuperNet(_Skeleton):
     """Weight-sharing network of the NB201 space (non-affine BN with batch statistics).
 
-    ``net(x, arch)`` runs only ``arch``'s op on each edge; ``net(x, w)`` with ``w`` of shape (6, 5) runs the
-    weighted sum of ops on each edge (rows in :data:`EDGES` order, columns in :data:`NB201_OPS` order; ops
-    whose weight is exactly zero are skipped). The same mixing weights are shared by all cells.
+    ``net(x, arch)`` runs only ``arch``'s op on each edge (``none`` edges compute nothing): one network's cost
+    and memory, which PARSEC's samples rely on. ``net(x, w)`` with ``w`` of shape (6, 5), or
+    ``net(x, {"cell": w, "cell_active": mask})`` (the :data:`~parsecnas.spaces.base.MixingWeights` form every
+    relaxed strategy passes), runs the weighted sum of ops on each edge: every op but ``none``, or only those
+    in the optional bool ``mask`` (GDAS runs one per edge). Rows follow :data:`EDGES`, columns
+    :data:`NB201_OPS`; the same weights serve all cells.
 
     Example:
         >>> net = NB201SuperNet(num_cells=1, channels=8)
@@ -167,15 +205,26 @@ class NB201SuperNet(_Skeleton):
     def __init__(self, num_cells: int = 5, channels: int = 16, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__(SuperCell, num_cells, channels, num_classes, in_channels, False)
 
-    def forward(self, x: torch.Tensor, arch: NB201Arch | torch.Tensor) -> torch.Tensor:
-        weights = one_hot_weights(arch) if isinstance(arch, NB201Arch) else arch
-        if tuple(weights.shape) != (len(EDGES), len(NB201_OPS)):
-            raise ValueError(f"mixing weights must have shape ({len(EDGES)}, {len(NB201_OPS)}); "
-                             f"got {tuple(weights.shape)}")
+    def forward(self, x: torch.Tensor, arch: NB201Arch | torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor:
+        cell = self._cell_function(arch)
         x = self.stem(x)
         for layer in self.layers:
-            x = layer(x, weights) if isinstance(layer, SuperCell) else layer(x)
+            x = cell(layer, x) if isinstance(layer, SuperCell) else layer(x)
         return self.classifier(F.adaptive_avg_pool2d(self.head(x), 1).flatten(1))
+
+    @staticmethod
+    def _cell_function(arch: NB201Arch | torch.Tensor | Mapping[str, torch.Tensor]
+                       ) -> Callable[[SuperCell, torch.Tensor], torch.Tensor]:
+        if isinstance(arch, NB201Arch):
+            choices = [NB201_OPS.index(op) for op in arch.ops]
+            return lambda cell, x: cell.forward_path(x, choices)
+        weights, active = (arch, None) if isinstance(arch, torch.Tensor) else (arch["cell"], arch.get("cell_active"))
+        shape = (len(EDGES), len(NB201_OPS))
+        if tuple(weights.shape) != shape or (active is not None and tuple(active.shape) != shape):
+            raise ValueError(f"mixing weights and masks must have shape {shape}; got {tuple(weights.shape)}"
+                             + ("" if active is None else f" and {tuple(active.shape)}"))
+        run = active.tolist() if active is not None else [[True] * shape[1]] * shape[0]
+        return lambda cell, x: cell.forward_mixed(x, weights, run)
 
 
 def one_hot_weights(arch: NB201Arch) -> torch.Tensor:

@@ -10,13 +10,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import PRIMITIVES
+from ..spaces.base import MixingWeights
 from ..spaces.genotype import NUM_NODES, Genotype
 from .cells import SearchCell, cell_plan
 from .heads import AuxiliaryHead, cifar_stem
 
-MixingWeights = dict[str, torch.Tensor]
-"""``{"normal": (14, 8), "reduce": (14, 8)}`` per-edge op weights; optionally ``"normal_active"`` /
-``"reduce_active"`` bool masks of the ops to run (XNAS wipeout, GDAS hard sampling)."""
+__all__ = ["MixingWeights", "SuperNet", "training_loss"]
+# MixingWeights here: {"normal": (14, 8), "reduce": (14, 8)} per-edge op weights, optionally "normal_active" /
+# "reduce_active" bool masks of the ops to run (XNAS wipeout, GDAS hard sampling).
 
 
 class SuperNet(nn.Module):

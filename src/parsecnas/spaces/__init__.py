@@ -1,6 +1,19 @@
 """Search spaces: decisions, architectures as frozen values, and the networks built from them."""
 
-from .base import Decision, Space, get_space, list_spaces, mutate, register_space, sample_uniform
+from .base import (
+    Decision,
+    MixingLayout,
+    MixingWeights,
+    RelaxedSpace,
+    Space,
+    TabulatedSpace,
+    as_relaxed,
+    get_space,
+    list_spaces,
+    mutate,
+    register_space,
+    sample_uniform,
+)
 from .darts import (
     DartsSpace,
     derive_genotype,
@@ -18,10 +31,15 @@ __all__ = [
     "DartsSpace",
     "Decision",
     "Genotype",
+    "MixingLayout",
+    "MixingWeights",
     "NB201Arch",
     "NB201Space",
     "NB201_OPS",
+    "RelaxedSpace",
     "Space",
+    "TabulatedSpace",
+    "as_relaxed",
     "derive_genotype",
     "edge_index",
     "edges",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -55,6 +55,94 @@ class Space(Protocol):
     def build(self, arch: Any, **net_options: Any) -> nn.Module: ...
 
     def supernet(self, **net_options: Any) -> nn.Module: ...
+
+
+MixingWeights = dict[str, torch.Tensor]
+"""What a supernet takes for a relaxed architecture: ``{cell: (num_edges, num_ops) op weights}`` per cell type
+of the space's :class:`MixingLayout`, plus optional ``f"{cell}_active"`` bool masks of the ops to run (XNAS
+wipeout, GDAS hard samples, P-DARTS shrinking); ops outside a mask do not compute."""
+
+
+@dataclass(frozen=True)
+class MixingLayout:
+    """The relaxed view of a cell space that DARTS-family strategies optimise: per cell type, a matrix of op
+    weights with one row per edge and one column per candidate op (``none`` included, as in DARTS).
+
+    Attributes:
+        cells: cell types that hold their own weights (DARTS: ``normal``, ``reduce``; NB201: one ``cell``).
+        num_edges: edges per cell (DARTS 14, NB201 6).
+        ops: op names, in column order.
+
+    Example:
+        >>> layout = MixingLayout(("cell",), 6, ("none", "skip_connect"))
+        >>> layout.shape, layout.op_index("skip_connect"), layout.mask()["cell"].shape
+        ((6, 2), 1, torch.Size([6, 2]))
+    """
+
+    cells: tuple[str, ...]
+    num_edges: int
+    ops: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.cells or self.num_edges < 1 or len(self.ops) < 2:
+            raise ValueError(f"a mixing layout needs >= 1 cell type, >= 1 edge and >= 2 ops; got {self.cells}, "
+                             f"{self.num_edges}, {self.ops}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(num_edges, num_ops)``: the shape of each cell type's weights."""
+        return self.num_edges, len(self.ops)
+
+    def op_index(self, name: str) -> int:
+        """Column of op ``name``."""
+        try:
+            return self.ops.index(name)
+        except ValueError:
+            raise ValueError(f"unknown op {name!r}; valid ops: {', '.join(self.ops)}") from None
+
+    def mask(self, exclude: Sequence[str] = ()) -> dict[str, torch.Tensor]:
+        """All-true bool masks per cell type, except the columns of the ops in ``exclude``."""
+        row = torch.tensor([op not in exclude for op in self.ops])
+        return {c: row.expand(self.num_edges, -1).clone() for c in self.cells}
+
+
+@runtime_checkable
+class RelaxedSpace(Space, Protocol):
+    """A space with the relaxed view DARTS, GDAS and the other mixture strategies need.
+
+    Its supernet accepts, besides an architecture, :data:`MixingWeights` shaped by :attr:`mixing_layout`.
+    """
+
+    @property
+    def mixing_layout(self) -> MixingLayout: ...
+
+    def derive(self, weights: Mapping[str, torch.Tensor]) -> Hashable:
+        """The discrete architecture the op weights (or logits) point to, by the space's derivation rule."""
+        ...
+
+    def mixing_from(self, arch: Any) -> MixingWeights:
+        """Weights that select exactly ``arch``'s ops (1 per chosen op, counts where an op is chosen twice)."""
+        ...
+
+
+@runtime_checkable
+class TabulatedSpace(Protocol):
+    """A space with a tabular benchmark: trained accuracies of its architectures can be looked up."""
+
+    name: str
+
+    def lookup(self, arch: Any, dataset: str, data_dir: str | None = None) -> dict[str, Any]:
+        """The benchmark's record of ``arch`` (JSON-safe) with ``test_accuracy`` on the table's counterpart of
+        ``dataset``; raises ``FileNotFoundError`` when the table is not installed."""
+        ...
+
+
+def as_relaxed(space: Space, strategy: str) -> RelaxedSpace:
+    """``space`` as a :class:`RelaxedSpace`, or a clear error naming the strategy that needs the relaxed view."""
+    if not isinstance(space, RelaxedSpace):
+        raise TypeError(f"strategy {strategy!r} needs a space with a relaxed (edge x op) view; space "
+                        f"{space.name!r} has none (it needs mixing_layout, derive and mixing_from)")
+    return space
 
 
 def sample_uniform(space: Space, generator: torch.Generator) -> Hashable:

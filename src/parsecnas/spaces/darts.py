@@ -10,17 +10,19 @@ strongest incoming edges by their strongest non-none op.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..ops import NONZERO_PRIMITIVES, PRIMITIVES
-from .base import Decision, register_space
+from .base import Decision, MixingLayout, MixingWeights, register_space
 from .genotype import CELL_TYPES, NUM_NODES, Genotype
 
 EDGES_PER_CELL = sum(n + 2 for n in range(NUM_NODES))  # 14
+MIXING_LAYOUT = MixingLayout(CELL_TYPES, EDGES_PER_CELL, PRIMITIVES)
+"""DARTS's relaxed view: (14 edges, 8 ops) weights for each of the normal and the reduction cell."""
 
 
 def edge_index(node: int, source: int) -> int:
@@ -75,7 +77,7 @@ def choices_from_genotype(genotype: Genotype) -> tuple[int, ...]:
                  for cell in CELL_TYPES for op, source in genotype.cell(cell))
 
 
-def derive_genotype(weights: dict[str, torch.Tensor], inputs_per_node: int = 2) -> Genotype:
+def derive_genotype(weights: Mapping[str, torch.Tensor], inputs_per_node: int = 2) -> Genotype:
     """DARTS's derivation from per-edge op weights (``{"normal": (14, 8), "reduce": (14, 8)}``).
 
     For each node: rank incoming edges by their strongest non-``none`` op, keep the top ``inputs_per_node``,
@@ -101,7 +103,7 @@ def derive_genotype(weights: dict[str, torch.Tensor], inputs_per_node: int = 2) 
     return Genotype(tuple(cells["normal"]), concat, tuple(cells["reduce"]), concat)
 
 
-def mixing_from_genotype(genotype: Genotype) -> dict[str, torch.Tensor]:
+def mixing_from_genotype(genotype: Genotype) -> MixingWeights:
     """Per-edge mixing weights that select exactly the genotype's ops (count 2 where both slots coincide)."""
     out = {}
     for cell in CELL_TYPES:
@@ -113,7 +115,8 @@ def mixing_from_genotype(genotype: Genotype) -> dict[str, torch.Tensor]:
 
 
 class DartsSpace:
-    """The DARTS cell space with PARSEC's decisions. Architectures are :class:`Genotype` values.
+    """The DARTS cell space with PARSEC's decisions and DARTS's relaxed view. Architectures are
+    :class:`Genotype` values.
 
     Example:
         >>> space = DartsSpace()
@@ -150,6 +153,17 @@ class DartsSpace:
         from ..nets import SuperNet
 
         return SuperNet(**net_options)
+
+    @property
+    def mixing_layout(self) -> MixingLayout:
+        return MIXING_LAYOUT
+
+    def derive(self, weights: Mapping[str, torch.Tensor]) -> Genotype:
+        """DARTS's rule (:func:`derive_genotype`): per node, the two strongest edges by their best non-none op."""
+        return derive_genotype(weights)
+
+    def mixing_from(self, arch: Any) -> MixingWeights:
+        return mixing_from_genotype(arch)
 
 
 register_space("darts", DartsSpace)

@@ -158,7 +158,9 @@ def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
     if path.is_dir():
         path = path / "genotype.json"
         if not path.exists():
-            raise FileNotFoundError(f"{spec} is a directory without genotype.json; give a search run directory")
+            raise FileNotFoundError(f"{spec} is a directory without genotype.json; give a DARTS-space search run "
+                                    "directory (NAS-Bench-201 runs need no training: their cell's trained "
+                                    "accuracies are in benchmark_lookup.json)")
     if path.suffix == ".json" or path.is_file():
         if not path.exists():
             raise FileNotFoundError(f"genotype file {path} does not exist")

@@ -7,17 +7,24 @@ order of the standard string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, are (1<-0)
 The benchmark's index of a cell (row i of its tables) is not an enumeration order of the ops: it comes from the
 benchmark's files, so :class:`~parsecnas.estimators.tabular.NB201Table` owns index <-> architecture.
 :meth:`NB201Arch.ordinal` is this space's own base-5 enumeration (0 .. 15,624), useful for arrays.
+
+The relaxed view (DARTS, GDAS) is one (6 edges, 5 ops) weight matrix shared by every cell, as in the NB201 code;
+an architecture is derived from it by the argmax op of each edge, ``none`` included, as the NB201 code does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import nn
 
-from .base import Decision, register_space
+from .base import Decision, MixingLayout, MixingWeights, register_space
+
+if TYPE_CHECKING:
+    from ..estimators.tabular import NB201Table
 
 NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """The five candidate ops, in NAS-Bench-201's order."""
@@ -25,6 +32,9 @@ NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_
 NUM_NODES = 4
 EDGES: tuple[tuple[int, int], ...] = tuple((i, j) for i in range(1, NUM_NODES) for j in range(i))
 """``(node, source)`` of the six edges, in the order of the standard string."""
+
+MIXING_LAYOUT = MixingLayout(("cell",), len(EDGES), NB201_OPS)
+"""The relaxed view: one (6, 5) weight matrix, rows in :data:`EDGES` order, shared by all cells."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +107,9 @@ def nb201_decisions() -> tuple[Decision, ...]:
 class NB201Space:
     """The NAS-Bench-201 space. Architectures are :class:`NB201Arch` values.
 
-    ``build`` options: ``num_cells`` (cells per stage, 5), ``channels`` (16), ``num_classes`` (10),
-    ``in_channels`` (3); ``auxiliary`` is accepted only as ``False`` (the benchmark's network has no such head).
+    ``build`` and ``supernet`` options: ``num_cells`` (cells per stage, 5), ``channels`` (16), ``num_classes``
+    (10), ``in_channels`` (3); ``auxiliary`` is accepted only as ``False`` (the benchmark's network has no such
+    head). :meth:`lookup` reads the benchmark table lazily (once per ``data_dir``) on first use.
 
     Example:
         >>> space = NB201Space()
@@ -108,6 +119,9 @@ class NB201Space:
     """
 
     name = "nb201"
+
+    def __init__(self) -> None:
+        self._tables: dict[str | None, NB201Table] = {}
 
     @property
     def decisions(self) -> tuple[Decision, ...]:
@@ -138,7 +152,55 @@ class NB201Space:
     def supernet(self, **net_options: Any) -> nn.Module:
         from ..nets.nb201 import NB201SuperNet
 
+        if net_options.pop("auxiliary", False):
+            raise ValueError("NB201 networks have no auxiliary head; pass auxiliary=False (net.auxiliary)")
+        net_options.pop("auxiliary_weight", None)
         return NB201SuperNet(**net_options)
+
+    @property
+    def mixing_layout(self) -> MixingLayout:
+        return MIXING_LAYOUT
+
+    def derive(self, weights: Mapping[str, torch.Tensor]) -> NB201Arch:
+        """The argmax op of each edge (``none`` included, as the NB201 code derives DARTS and GDAS cells)."""
+        w = weights["cell"].detach()
+        if tuple(w.shape) != MIXING_LAYOUT.shape:
+            raise ValueError(f"NB201 weights have shape {tuple(w.shape)}; expected {MIXING_LAYOUT.shape}")
+        return NB201Arch(tuple(NB201_OPS[int(i)] for i in w.float().argmax(dim=1)))
+
+    def mixing_from(self, arch: Any) -> MixingWeights:
+        w = torch.zeros(MIXING_LAYOUT.shape)
+        w[torch.arange(len(EDGES)), torch.tensor(self.to_choices(arch))] = 1.0
+        return {"cell": w}
+
+    def lookup(self, arch: Any, dataset: str = "cifar10", data_dir: str | None = None) -> dict[str, Any]:
+        """The NB201 table's record of ``arch`` (200-epoch runs): its index, test (and, where the table has it,
+        validation) accuracy in percent on CIFAR-10, CIFAR-100 and ImageNet16-120, each dataset's optimum, and
+        ``test_accuracy`` on the table's counterpart of ``dataset`` (CIFAR-10 for datasets it lacks).
+
+        Raises:
+            FileNotFoundError: the table is not under ``data_dir``, ``$PARSECNAS_DATA`` or the user cache.
+        """
+        from ..estimators.tabular import DATASETS, NB201Table, canonical_dataset
+
+        table = self._tables.setdefault(data_dir, NB201Table(data_dir))
+        index = table.index(_as_arch(arch))
+        accuracies: dict[str, dict[str, float]] = {}
+        optimum: dict[str, dict[str, Any]] = {}
+        for name in DATASETS:
+            result = table.query(index, name, 200, select="test")
+            accuracies[name] = {"test": result.test_accuracy}
+            if result.valid_accuracy == result.valid_accuracy:  # not NaN: the table has a validation column
+                accuracies[name]["valid"] = result.valid_accuracy
+            best, best_accuracy = table.best(name, 200, "test")
+            optimum[name] = {"index": best, "arch": table.arch_strings[best], "test": best_accuracy}
+        try:
+            target = canonical_dataset(dataset)
+        except ValueError:
+            target = "cifar10"
+        return {"benchmark": "NAS-Bench-201", "epochs": 200, "arch": self.format(arch), "index": index,
+                "dataset": target, "test_accuracy": accuracies[target]["test"], "accuracies": accuracies,
+                "optimum": optimum}
 
 
 def _as_arch(arch: Any) -> NB201Arch:

@@ -1,7 +1,14 @@
 """Search strategies: one file per method, two small interfaces (weight-sharing and black-box)."""
 
 from .bananas import Bananas, BananasConfig
-from .base import Batch, WeightSharingStrategy, create_strategy, list_strategies, register_strategy
+from .base import (
+    Batch,
+    WeightSharingStrategy,
+    create_strategy,
+    list_strategies,
+    register_strategy,
+    strategies_for,
+)
 from .blackbox import BlackBoxStrategy, Trajectory, create_blackbox, list_blackbox, register_blackbox, run_blackbox
 from .darts import Darts, DartsConfig
 from .evolution import EvolutionConfig, RegularizedEvolution
@@ -47,4 +54,5 @@ __all__ = [
     "register_blackbox",
     "register_strategy",
     "run_blackbox",
+    "strategies_for",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +55,36 @@ class WeightSharingStrategy(ABC):
 
 StrategyFactory = Callable[..., WeightSharingStrategy]
 _REGISTRY: dict[str, StrategyFactory] = {}
+_SPACES: dict[str, tuple[str, ...] | None] = {}
 
 
-def register_strategy(name: str, factory: StrategyFactory) -> None:
-    """Registers a weight-sharing strategy factory ``factory(space, config, seed)`` under ``name``."""
+def register_strategy(name: str, factory: StrategyFactory, spaces: Sequence[str] | None = None) -> None:
+    """Registers a weight-sharing strategy factory ``factory(space, config, seed)`` under ``name``.
+
+    ``spaces`` names the spaces it supports; ``None`` (default): any space offering the views it uses (PARSEC:
+    the decisions; DARTS and GDAS: the relaxed view, :class:`~parsecnas.spaces.base.RelaxedSpace`).
+    """
     _REGISTRY[name] = factory
+    _SPACES[name] = None if spaces is None else tuple(spaces)
+
+
+def supports(name: str, space_name: str) -> bool:
+    """Whether registered strategy ``name`` is declared for the space named ``space_name``."""
+    allowed = _SPACES.get(name)
+    return allowed is None or space_name in allowed
+
+
+def strategies_for(space_name: str) -> list[str]:
+    """Registered strategies that support the space named ``space_name``."""
+    return sorted(n for n in _REGISTRY if supports(n, space_name))
+
+
+def check_space(name: str, space: Space) -> None:
+    """Raises a ValueError naming the space, the spaces ``name`` supports and the strategies that support it."""
+    if not supports(name, space.name):
+        allowed = ", ".join(_SPACES[name] or ())
+        raise ValueError(f"strategy {name!r} does not support the {space.name!r} space (it supports: {allowed}); "
+                         f"strategies for {space.name!r}: {', '.join(strategies_for(space.name))}")
 
 
 def create_strategy(name: str, space: Space, config: Any, seed: int) -> WeightSharingStrategy:
@@ -68,6 +93,7 @@ def create_strategy(name: str, space: Space, config: Any, seed: int) -> WeightSh
         factory = _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown strategy {name!r}; valid strategies: {', '.join(sorted(_REGISTRY))}") from None
+    check_space(name, space)
     return factory(space, config, seed)
 
 

@@ -1,8 +1,10 @@
 """DARTS: differentiable architecture search (Liu et al. 2019), with three published variants as settings.
 
-The belief is a (14, 8) matrix of architecture logits alpha per cell type; every edge runs the softmax mixture of
-its ops. Each step, as in the DARTS code, first one Adam step on alpha along the gradient of the search-batch loss,
-then one SGD step on the shared weights on the train batch with the updated (fixed) mixture.
+The belief is a matrix of architecture logits alpha per cell type of the space's relaxed view (DARTS space: (14, 8)
+for the normal and the reduction cell; NB201: one (6, 5) shared by all cells); every edge runs the softmax mixture
+of its ops, and the architecture is derived by the space's own rule (``space.derive``). Each step, as in the DARTS
+code, first one Adam step on alpha along the gradient of the search-batch loss, then one SGD step on the shared
+weights on the train batch with the updated (fixed) mixture.
 
 * ``order=1``: the gradient of L_val(w, alpha) at the current weights.
 * ``order=2``: the unrolled gradient of L_val(w', alpha), w' = w - xi * grad_w L_train(w, alpha), xi the current
@@ -21,7 +23,7 @@ Variants (all off by default):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,9 +34,7 @@ from torch import nn
 from ..nets.supernet import MixingWeights, training_loss
 from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
-from ..spaces.base import Space
-from ..spaces.darts import EDGES_PER_CELL, derive_genotype
-from ..spaces.genotype import CELL_TYPES, Genotype
+from ..spaces.base import MixingLayout, RelaxedSpace, Space, as_relaxed
 from .base import Batch, WeightSharingStrategy, register_strategy
 
 Closure = Callable[[], torch.Tensor]
@@ -96,10 +96,9 @@ class DartsConfig:
             raise ValueError(f"shrink_keep entries must lie in 2..{len(PRIMITIVES)}, got {self.shrink_keep}")
 
 
-def init_logits(generator: torch.Generator, scale: float) -> dict[str, torch.Tensor]:
-    """Architecture logits ``scale * N(0, 1)`` of shape (14, 8) per cell type, as leaves that require grad."""
-    return {cell: (scale * torch.randn(EDGES_PER_CELL, len(PRIMITIVES), generator=generator)).requires_grad_()
-            for cell in CELL_TYPES}
+def init_logits(generator: torch.Generator, scale: float, layout: MixingLayout) -> dict[str, torch.Tensor]:
+    """Architecture logits ``scale * N(0, 1)`` of the layout's shape per cell type, as leaves that require grad."""
+    return {cell: (scale * torch.randn(*layout.shape, generator=generator)).requires_grad_() for cell in layout.cells}
 
 
 def relax(logits: torch.Tensor, active: torch.Tensor, kind: str = "softmax") -> torch.Tensor:
@@ -201,12 +200,14 @@ def shrink(weights: torch.Tensor, active: torch.Tensor, keep: int) -> torch.Tens
     return kept & active
 
 
-def skip_connections(genotype: Genotype, cell: str = "normal") -> int:
-    """Skip connections in one cell of a genotype (DARTS+ stops the search at 2 in the normal cell)."""
-    return sum(op == "skip_connect" for op, _ in genotype.cell(cell))
+def skip_connections(space: RelaxedSpace, arch: Hashable) -> int:
+    """Skip connections in the first cell type of ``arch`` (DARTS: the normal cell, where DARTS+ stops the
+    search at 2; NB201: its one cell)."""
+    layout = space.mixing_layout
+    return int(space.mixing_from(arch)[layout.cells[0]][:, layout.op_index("skip_connect")].sum())
 
 
-def edge_entropy(weights: dict[str, torch.Tensor]) -> float:
+def edge_entropy(weights: Mapping[str, torch.Tensor]) -> float:
     """Sum over both cells' edges of the entropy of each edge's normalised op weights (nats)."""
     total = 0.0
     for w in weights.values():
@@ -230,15 +231,16 @@ def search_loss(net: nn.Module, arch: MixingWeights, batch: Batch) -> torch.Tens
 
 
 class Darts(WeightSharingStrategy):
-    """DARTS over the DARTS cell space (and FairDARTS, DARTS+ and P-DARTS through :class:`DartsConfig`).
+    """DARTS over any space with a relaxed view (and FairDARTS, DARTS+ and P-DARTS through :class:`DartsConfig`).
 
     Args:
-        space: the DARTS space (the strategy works on its 14-edge x 8-op view).
+        space: a :class:`~parsecnas.spaces.base.RelaxedSpace` (DARTS, NB201); the strategy works on its
+            edge x op view and derives architectures with ``space.derive``.
         config: DARTS's settings.
         seed: seeds alpha's initial noise.
 
     Attributes:
-        alpha: ``{"normal": (14, 8), "reduce": (14, 8)}`` architecture logits.
+        alpha: architecture logits per cell type (DARTS space: ``{"normal": (14, 8), "reduce": (14, 8)}``).
         active: bool masks of the ops still in the search (P-DARTS shrinking turns entries off).
 
     Example:
@@ -256,11 +258,12 @@ class Darts(WeightSharingStrategy):
     name = "darts"
 
     def __init__(self, space: Space, config: DartsConfig | None = None, seed: int = 0) -> None:
-        self.space = space
+        self.space: RelaxedSpace = as_relaxed(space, self.name)
+        self.layout = self.space.mixing_layout
         self.config = config or DartsConfig()
         self.generator = torch.Generator().manual_seed(seed)
-        self.alpha = init_logits(self.generator, self.config.init_scale)
-        self.active = {c: torch.ones(EDGES_PER_CELL, len(PRIMITIVES), dtype=torch.bool) for c in CELL_TYPES}
+        self.alpha = init_logits(self.generator, self.config.init_scale, self.layout)
+        self.active = self.layout.mask()
         self.arch_optimizer = torch.optim.Adam(list(self.alpha.values()), lr=self.config.arch_lr,
                                                betas=self.config.arch_betas,
                                                weight_decay=self.config.arch_weight_decay)
@@ -313,22 +316,23 @@ class Darts(WeightSharingStrategy):
             self.active = {c: shrink(current[c], m, keep[self.shrinks_done]) for c, m in self.active.items()}
             self.shrinks_done += 1
 
-    def derive(self) -> Genotype:
-        return derive_genotype({c: w.detach() for c, w in self.weights().items()})
+    def derive(self) -> Hashable:
+        return self.space.derive({c: w.detach() for c, w in self.weights().items()})
 
     def should_stop(self) -> bool:
         """DARTS+: true once the derived normal cell holds ``stop_skip_connections`` skip connections."""
         limit = self.config.stop_skip_connections
-        return limit > 0 and skip_connections(self.derive()) >= limit
+        return limit > 0 and skip_connections(self.space, self.derive()) >= limit
 
     def epoch_metrics(self) -> dict[str, float]:
-        return {"skip_connections": float(skip_connections(self.derive())), "entropy": edge_entropy(self.weights()),
+        return {"skip_connections": float(skip_connections(self.space, self.derive())),
+                "entropy": edge_entropy(self.weights()),
                 "active_ops": float(sum(int(m.sum()) for m in self.active.values()))}
 
     def outputs(self) -> dict[str, Any]:
         w = self.weights()
-        return {"architecture_weights": {"primitives": list(PRIMITIVES),
-                                         **{c: w[c].detach().tolist() for c in CELL_TYPES}}}
+        return {"architecture_weights": {"primitives": list(self.layout.ops),
+                                         **{c: w[c].detach().tolist() for c in self.layout.cells}}}
 
     def state_dict(self) -> dict[str, Any]:
         return {"alpha": {c: a.detach().clone() for c, a in self.alpha.items()},

@@ -1,7 +1,9 @@
 """Gumbel-softmax strategies: GDAS (Dong & Yang 2019) and SNAS (Xie et al. 2019).
 
-Both keep architecture logits alpha (14 x 8 per cell type) and draw per-edge samples with Gumbel noise from the
-strategy's own generator, at a temperature tau annealed over the search.
+Both keep architecture logits alpha (one edge x op matrix per cell type of the space's relaxed view) and draw
+per-edge samples with Gumbel noise from the strategy's own generator, at a temperature tau annealed over the search.
+GDAS runs on any relaxed space (DARTS, NB201); SNAS on the DARTS space only (its resource penalty counts the
+parameters of the DARTS supernet's ops).
 
 * GDAS: a hard Gumbel-max sample of one op per edge; only that op runs (the active mask), and its weight is the
   straight-through one-hot ``hard - soft.detach() + soft`` with soft = softmax((alpha + g) / tau), so the
@@ -15,6 +17,7 @@ strategy's own generator, at a temperature tau annealed over the search.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,10 +28,10 @@ from ..nets.cells import SearchCell
 from ..nets.supernet import training_loss
 from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
-from ..spaces.base import Space
-from ..spaces.darts import EDGES_PER_CELL, derive_genotype
-from ..spaces.genotype import CELL_TYPES, Genotype
-from .base import Batch, WeightSharingStrategy, register_strategy
+from ..spaces.base import RelaxedSpace, Space, as_relaxed
+from ..spaces.darts import EDGES_PER_CELL
+from ..spaces.genotype import CELL_TYPES
+from .base import Batch, WeightSharingStrategy, check_space, register_strategy
 from .darts import edge_entropy, init_logits, mixing_for, search_loss, skip_connections
 
 
@@ -144,10 +147,11 @@ class _GumbelStrategy(WeightSharingStrategy):
     """What GDAS and SNAS share: alpha, its Adam, the Gumbel generator, the temperature schedule, derivation."""
 
     def __init__(self, space: Space, config: _GumbelConfig, seed: int) -> None:
-        self.space = space
+        self.space: RelaxedSpace = as_relaxed(space, self.name)
+        self.layout = self.space.mixing_layout
         self.config = config
         self.generator = torch.Generator().manual_seed(seed)
-        self.alpha = init_logits(self.generator, config.init_scale)
+        self.alpha = init_logits(self.generator, config.init_scale, self.layout)
         self.arch_optimizer = torch.optim.Adam(list(self.alpha.values()), lr=config.arch_lr,
                                                betas=config.arch_betas, weight_decay=config.arch_weight_decay)
         self.steps = 0
@@ -161,15 +165,15 @@ class _GumbelStrategy(WeightSharingStrategy):
     def probabilities(self) -> dict[str, torch.Tensor]:
         return {c: torch.softmax(a.detach(), dim=-1) for c, a in self.alpha.items()}
 
-    def derive(self) -> Genotype:
-        return derive_genotype(self.probabilities())
+    def derive(self) -> Hashable:
+        return self.space.derive(self.probabilities())
 
     def epoch_metrics(self) -> dict[str, float]:
-        return {"skip_connections": float(skip_connections(self.derive())),
+        return {"skip_connections": float(skip_connections(self.space, self.derive())),
                 "entropy": edge_entropy(self.probabilities()), "tau": self.tau}
 
     def outputs(self) -> dict[str, Any]:
-        return {"architecture_weights": {"primitives": list(PRIMITIVES),
+        return {"architecture_weights": {"primitives": list(self.layout.ops),
                                          **{c: p.tolist() for c, p in self.probabilities().items()}}}
 
     def state_dict(self) -> dict[str, Any]:
@@ -187,7 +191,7 @@ class _GumbelStrategy(WeightSharingStrategy):
 
 
 class Gdas(_GumbelStrategy):
-    """GDAS over the DARTS cell space: one sampled op per edge runs, in the weight step and the arch step.
+    """GDAS over any relaxed space: one sampled op per edge runs, in the weight step and the arch step.
 
     Example:
         >>> from parsecnas.spaces import get_space
@@ -207,7 +211,7 @@ class Gdas(_GumbelStrategy):
         super().__init__(space, config or GdasConfig(), seed)
 
     def sample(self, tau: float) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Straight-through one-hot weights and one-op-per-edge masks for both cell types."""
+        """Straight-through one-hot weights and one-op-per-edge masks for every cell type."""
         pairs = {c: hard_gumbel_sample(a, tau, self.generator) for c, a in self.alpha.items()}
         return {c: w for c, (w, _) in pairs.items()}, {c: m for c, (_, m) in pairs.items()}
 
@@ -249,6 +253,7 @@ class Snas(_GumbelStrategy):
     config: SnasConfig
 
     def __init__(self, space: Space, config: SnasConfig | None = None, seed: int = 0) -> None:
+        check_space(self.name, space)
         super().__init__(space, config or SnasConfig(), seed)
         self._costs: dict[str, torch.Tensor] | None = None
 
@@ -273,4 +278,4 @@ class Snas(_GumbelStrategy):
 
 
 register_strategy("gdas", lambda space, config, seed: Gdas(space, config, seed))
-register_strategy("snas", lambda space, config, seed: Snas(space, config, seed))
+register_strategy("snas", lambda space, config, seed: Snas(space, config, seed), spaces=("darts",))

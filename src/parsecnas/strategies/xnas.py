@@ -11,6 +11,9 @@ the steps left: at step t of T, op i goes when
 L a bound on |R| (``reward_bound``, or the running maximum of |R| seen so far). Wiped ops never return and stop
 computing (the supernet's active mask), so the search gets cheaper as it goes. Then one SGD step on the shared
 weights on the train batch with the updated mixture, as in DARTS's first-order alternation.
+
+XNAS is registered for the DARTS space only (its wipeout horizon and reward bound were set up and checked there);
+asking for it on another space raises an error naming the strategies that support that space.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from torch import nn
 from ..nets.supernet import training_loss
 from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
-from ..spaces.base import Space
+from ..spaces.base import Space, as_relaxed
 from ..spaces.darts import EDGES_PER_CELL, derive_genotype
 from ..spaces.genotype import CELL_TYPES, Genotype
-from .base import Batch, WeightSharingStrategy, register_strategy
+from .base import Batch, WeightSharingStrategy, check_space, register_strategy
 from .darts import edge_entropy, mixing_for, search_loss, skip_connections
 
 
@@ -113,7 +116,8 @@ class Xnas(WeightSharingStrategy):
     name = "xnas"
 
     def __init__(self, space: Space, config: XnasConfig | None = None, seed: int = 0) -> None:
-        self.space = space
+        check_space(self.name, space)
+        self.space = as_relaxed(space, self.name)
         self.config = config or XnasConfig()
         self.generator = torch.Generator().manual_seed(seed)
         shape = (EDGES_PER_CELL, len(PRIMITIVES))
@@ -169,7 +173,8 @@ class Xnas(WeightSharingStrategy):
         return derive_genotype(self.weights())
 
     def epoch_metrics(self) -> dict[str, float]:
-        return {"surviving_ops": float(self.surviving()), "skip_connections": float(skip_connections(self.derive())),
+        return {"surviving_ops": float(self.surviving()),
+                "skip_connections": float(skip_connections(self.space, self.derive())),
                 "entropy": edge_entropy(self.weights())}
 
     def outputs(self) -> dict[str, Any]:
@@ -219,4 +224,4 @@ def plot_survivors(record: dict[str, Any], path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-register_strategy("xnas", lambda space, config, seed: Xnas(space, config, seed))
+register_strategy("xnas", lambda space, config, seed: Xnas(space, config, seed), spaces=("darts",))
