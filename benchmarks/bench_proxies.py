@@ -86,6 +86,7 @@ def main() -> None:
     p.add_argument("--proxies", nargs="+", default=list(PROXIES))
     p.add_argument("--out", help="npz file of per-cell scores; saved every 10 cells, resumed from if present")
     p.add_argument("--start", type=int, default=0, help="first cell to score (split a long run over processes)")
+    p.add_argument("--stop", type=int, help="score cells before this one only (default: --archs)")
     p.add_argument("--merge", nargs="+", metavar="NPZ", help="print the table from --out files of runs with the "
                    "same --archs/--seed/--proxies (e.g. different --start), scoring nothing")
     args = p.parse_args()
@@ -111,7 +112,8 @@ def main() -> None:
             if first != args.start:
                 raise SystemExit(f"{args.out} started at cell {first}, not --start {args.start}")
             print(f"  resuming from {args.out}: cells {first}..{done - 1} done", flush=True)
-        for k in range(done, args.archs):
+        stop = args.stop or args.archs
+        for k in range(done, stop):
             net = build_seeded(space, table.arch(int(indices[k])), seed=args.seed)
             for name in args.proxies:
                 began = time.perf_counter()
@@ -120,9 +122,9 @@ def main() -> None:
             if (k + 1) % 10 == 0:
                 print(f"  {k + 1}/{args.archs} cells", flush=True)
                 _save(args.out, indices, scores, seconds, args.start, k + 1)
-        _save(args.out, indices, scores, seconds, args.start, args.archs)
-        covered[args.start:] = True
-        scored = args.archs - args.start
+        _save(args.out, indices, scores, seconds, args.start, stop)
+        covered[args.start:stop] = True
+        scored = stop - args.start
     _print_table(args, table, indices[covered], target[covered], {k: v[covered] for k, v in scores.items()},
                  seconds, scored)
 
