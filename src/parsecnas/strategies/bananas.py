@@ -100,6 +100,15 @@ class Ensemble(torch.nn.Module):
                 h = torch.relu(h)
         return h.squeeze(-1)
 
+    def fit(self, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float) -> None:
+        """Full-batch Adam on the mean squared error over members and points, ``epochs`` steps."""
+        opt = torch.optim.Adam(self.parameters(), lr=lr)
+        with torch.enable_grad():
+            for _ in range(epochs):
+                opt.zero_grad()
+                (self(x) - y).square().mean().backward()
+                opt.step()
+
 
 class Bananas(BlackBoxStrategy):
     """Neural-predictor Bayesian optimisation with mutation-based candidates.
@@ -172,18 +181,12 @@ class Bananas(BlackBoxStrategy):
         y = (y - y.mean()) / y.std().clamp_min(1e-8)
         c = self.config
         model = Ensemble(c.ensemble, x.shape[1], c.hidden, c.layers, self.generator)
-        opt = torch.optim.Adam(model.parameters(), lr=c.lr)
-        for _ in range(c.epochs):
-            opt.zero_grad()
-            loss = (model(x) - y).square().mean()
-            loss.backward()
-            opt.step()
+        model.fit(x, y, c.epochs, c.lr)
         return model
 
     def _propose(self, k: int) -> list[Hashable]:
         candidates = self._candidates()
-        with torch.enable_grad():
-            model = self._fit()
+        model = self._fit()
         with torch.no_grad():
             pred = model(torch.stack([self.encode(a) for a in candidates]))
         mean, std = pred.mean(0), pred.std(0) if len(pred) > 1 else torch.zeros(pred.shape[1])
