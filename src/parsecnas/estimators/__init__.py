@@ -4,6 +4,7 @@ from .cost import count_multiply_adds, count_parameters
 from .multifidelity import Hyperband, MultiFidelityResult, NB201Fidelity, SuccessiveHalving
 from .proxies import PROXIES, build_seeded, compute_proxies
 from .tabular import NB201Benchmark, NB201Table, TabularResult
+from .training import PartialTraining, PartialTrainingConfig, TrainingResult
 
 __all__ = [
     "Hyperband",
@@ -11,9 +12,12 @@ __all__ = [
     "NB201Benchmark",
     "NB201Fidelity",
     "NB201Table",
+    "PartialTraining",
+    "PartialTrainingConfig",
     "PROXIES",
     "SuccessiveHalving",
     "TabularResult",
+    "TrainingResult",
     "build_seeded",
     "compute_proxies",
     "count_multiply_adds",
