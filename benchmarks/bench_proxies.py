@@ -131,8 +131,9 @@ def main() -> None:
 
 def _print_table(args: argparse.Namespace, table: NB201Table, indices: np.ndarray, target: np.ndarray,
                  scores: dict, seconds: dict, scored: int) -> None:
+    threads = "see each --out run's log" if args.merge else torch.get_num_threads()
     print(f"\nNB201 CIFAR-10, {len(indices)} cells (seed {args.seed}), batch {args.batch} real CIFAR-10 images, "
-          f"torch threads {torch.get_num_threads()}\n")
+          f"torch threads {threads}\n")
     print("| proxy | Spearman rho (ours) | cells used | s / cell | published rho (all cells) |")
     print("|---|---|---|---|---|")
     for name in args.proxies:
