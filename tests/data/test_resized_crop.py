@@ -62,3 +62,38 @@ def test_loader_resized_crops_are_seeded_and_shaped() -> None:
     assert test.next_batch()[0].shape == (4, 3, 12, 12)
     with pytest.raises(ValueError, match="resized_crop replaces crop_padding"):
         LoaderConfig(crop_padding=4, resized_crop=12)
+
+
+def test_color_jitter_identity_grayscale_and_hue_rotation() -> None:
+    import colorsys
+
+    from parsecnas.data.augment import color_jitter
+
+    x = torch.rand(4, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    identity = torch.tensor([[1.0, 1.0, 1.0, 0.0]]).expand(4, 4)
+    torch.testing.assert_close(color_jitter(x, identity), x, atol=1e-5, rtol=0)
+    gray = color_jitter(x, torch.tensor([[1.0, 1.0, 0.0, 0.0]]).expand(4, 4))
+    torch.testing.assert_close(gray[:, 0], gray[:, 1])
+    torch.testing.assert_close(gray[:, 1], gray[:, 2])
+    shifted = color_jitter(x, torch.tensor([[1.0, 1.0, 1.0, 0.3]]).expand(4, 4))
+    for b, i, j in [(0, 0, 0), (1, 2, 3), (3, 4, 1)]:
+        h, s, v = colorsys.rgb_to_hsv(*x[b, :, i, j].tolist())
+        expected = torch.tensor(colorsys.hsv_to_rgb((h + 0.3) % 1, s, v))
+        torch.testing.assert_close(shifted[b, :, i, j], expected, atol=1e-5, rtol=0)
+    darker = color_jitter(x, torch.tensor([[0.5, 1.0, 1.0, 0.0]]).expand(4, 4))
+    torch.testing.assert_close(darker, x * 0.5)
+
+
+def test_loader_jitters_rgb_only_and_deterministically() -> None:
+    x = (torch.arange(4 * 3 * 8 * 8) % 251).to(torch.uint8).view(4, 3, 8, 8)
+    y = torch.arange(4)
+    plain = Loader(x, y, (0.5,) * 3, (0.25,) * 3, LoaderConfig(batch_size=4, shuffle=False), seed=3).next_batch()[0]
+    cfg = LoaderConfig(batch_size=4, shuffle=False, color_jitter=0.4)
+    a = Loader(x, y, (0.5,) * 3, (0.25,) * 3, cfg, seed=3).next_batch()[0]
+    assert torch.equal(a, Loader(x, y, (0.5,) * 3, (0.25,) * 3, cfg, seed=3).next_batch()[0])
+    assert not torch.allclose(a, plain)
+    zero = Loader(x, y, (0.5,) * 3, (0.25,) * 3, LoaderConfig(batch_size=4, shuffle=False, color_jitter=1e-9),
+                  seed=3).next_batch()[0]
+    torch.testing.assert_close(zero, plain, atol=1e-4, rtol=0)  # the [0, 1] route gives the same normalisation
+    with pytest.raises(ValueError, match="RGB"):
+        Loader(x[:, :1], y, (0.5,), (0.25,), cfg).next_batch()

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["center_crop_resize", "crop_boxes", "crop_flip", "cutout", "cutout_mask", "normalize", "random_crop",
-           "random_flip", "resized_crop"]
+__all__ = ["center_crop_resize", "color_jitter", "crop_boxes", "crop_flip", "cutout", "cutout_mask", "normalize",
+           "random_crop", "random_flip", "resized_crop"]
 
 
 def crop_flip(
@@ -167,3 +167,48 @@ def center_crop_resize(images: torch.Tensor, size: int, crop_fraction: float = 0
     ch, cw = h * crop_fraction, w * crop_fraction
     boxes = torch.tensor([(h - ch) / 2, (w - cw) / 2, ch, cw]).expand(b, 4)
     return resized_crop(images, boxes, size)
+
+
+def color_jitter(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Brightness, contrast, saturation and hue jitter of RGB images in ``[0, 1]`` (torchvision's definitions,
+    applied in that fixed order rather than a random one).
+
+    Args:
+        images: ``(B, 3, H, W)`` float in ``[0, 1]``.
+        factors: ``(B, 4)``: brightness, contrast and saturation factors (1 leaves the image as it is) and a
+            hue shift in turns (0 leaves it; ImageNet protocol: factors in ``[0.6, 1.4]``, shift in ``[-0.2, 0.2]``).
+
+    Returns:
+        The jittered batch, clamped to ``[0, 1]``.
+    """
+    b = images.shape[0]
+    if images.shape[1] != 3 or factors.shape != (b, 4):
+        raise ValueError(f"color_jitter needs (B, 3, H, W) images and (B, 4) factors; got "
+                         f"{tuple(images.shape)} and {tuple(factors.shape)}")
+    f = factors.to(images.device, images.dtype).view(b, 4, 1, 1, 1).unbind(1)
+    x = (images * f[0]).clamp(0, 1)
+    gray = _grayscale(x)
+    x = _blend(x, gray.mean(dim=(2, 3), keepdim=True), f[1])
+    x = _blend(x, _grayscale(x), f[2])
+    return _shift_hue(x, f[3].view(b, 1, 1))
+
+
+def _grayscale(x: torch.Tensor) -> torch.Tensor:
+    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+
+
+def _blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    return (factor * x + (1 - factor) * other).clamp(0, 1)
+
+
+def _shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Rotates the hue by ``shift`` turns through HSV (value and saturation kept)."""
+    r, g, b = x.unbind(1)
+    v, _ = x.max(1)
+    c = v - x.min(1).values
+    safe = torch.where(c > 0, c, torch.ones_like(c))
+    h = torch.where(v == r, ((g - b) / safe) % 6, torch.where(v == g, (b - r) / safe + 2, (r - g) / safe + 4))
+    h = torch.where(c > 0, h / 6, torch.zeros_like(h))
+    h = (h + shift) % 1.0
+    k = (torch.tensor([5.0, 3.0, 1.0], device=x.device).view(1, 3, 1, 1) + 6 * h[:, None]) % 6
+    return v[:, None] - c[:, None] * (torch.minimum(k, 4 - k).clamp(0, 1))

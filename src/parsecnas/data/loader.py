@@ -23,7 +23,14 @@ from typing import Any
 
 import torch
 
-from parsecnas.data.augment import center_crop_resize, crop_boxes, crop_flip, cutout_mask, resized_crop
+from parsecnas.data.augment import (
+    center_crop_resize,
+    color_jitter,
+    crop_boxes,
+    crop_flip,
+    cutout_mask,
+    resized_crop,
+)
 from parsecnas.data.image_dataset import ImageDataset
 
 __all__ = ["Loader", "LoaderConfig"]
@@ -45,6 +52,8 @@ class LoaderConfig:
         resized_crop: Output side of a random-resized crop (ImageNet protocol: 224) that replaces the padded
             crop; 0 disables it.
         center_crop: Output side of the central 87.5% of each image, resized (ImageNet evaluation); 0 disables.
+        color_jitter: Brightness, contrast and saturation factors drawn from ``[1 - j, 1 + j]`` and a hue shift
+            from ``[-j / 2, j / 2]`` (DARTS ImageNet: 0.4); RGB only; 0 disables.
     """
 
     batch_size: int = 64
@@ -55,6 +64,7 @@ class LoaderConfig:
     cutout: int = 0
     resized_crop: int = 0
     center_crop: int = 0
+    color_jitter: float = 0.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -66,16 +76,20 @@ class LoaderConfig:
         if self.resized_crop < 0 or self.center_crop < 0:
             raise ValueError(f"resized_crop={self.resized_crop}, center_crop={self.center_crop}; each must be "
                              "0 (off) or an output side")
+        if not 0 <= self.color_jitter < 1:
+            raise ValueError(f"color_jitter={self.color_jitter}; it must lie in [0, 1)")
         if self.resized_crop and (self.crop_padding or self.center_crop):
             raise ValueError("resized_crop replaces crop_padding and center_crop; set those to 0")
 
     @classmethod
     def for_training(cls, dataset: ImageDataset, batch_size: int = 64, cutout: int = 0,
-                     resized_crop: int = 0) -> LoaderConfig:
+                     resized_crop: int = 0, color_jitter: float = 0.0) -> LoaderConfig:
         """Usual training augmentation: crop padding ``image_size // 8`` (or, with ``resized_crop``, a
-        random-resized crop to that side); flips unless the data are digits."""
+        random-resized crop to that side); flips unless the data are digits; colour jitter on RGB data only."""
         padding = 0 if resized_crop else max(1, dataset.image_size // 8)
-        return cls(batch_size, True, False, padding, dataset.name not in _NO_FLIP, cutout, resized_crop)
+        jitter = color_jitter if dataset.in_channels == 3 else 0.0
+        return cls(batch_size, True, False, padding, dataset.name not in _NO_FLIP, cutout, resized_crop,
+                   color_jitter=jitter)
 
     @classmethod
     def for_evaluation(cls, batch_size: int = 256, center_crop: int = 0) -> LoaderConfig:
@@ -219,7 +233,7 @@ class Loader:
             flips = torch.rand(b, generator=gen) < 0.5
         if offsets is not None or flips is not None:
             images = crop_flip(images, cfg.crop_padding, offsets, flips)
-        floats = images.to(torch.float32).mul_(self._scale).add_(self._shift)
+        floats = self._normalized(images)
         if cfg.center_crop:
             floats = center_crop_resize(floats, cfg.center_crop)
         return self._cutout(floats), self.labels.index_select(0, index)
@@ -228,8 +242,21 @@ class Loader:
         b, _, h, w = images.shape
         boxes = crop_boxes(b, h, w, self._generator)
         flips = torch.rand(b, generator=self._generator) < 0.5 if self.config.flip else None
-        floats = images.to(torch.float32).mul_(self._scale).add_(self._shift)
+        floats = self._normalized(images)
         return self._cutout(resized_crop(floats, boxes, self.config.resized_crop, flips))
+
+    def _normalized(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 to normalised float32, colour-jittered first (in ``[0, 1]``) when the config asks for it."""
+        j = self.config.color_jitter
+        if not j:
+            return images.to(torch.float32).mul_(self._scale).add_(self._shift)
+        if images.shape[1] != 3:
+            raise ValueError(f"color_jitter needs RGB images; these have {images.shape[1]} channels")
+        b, gen = images.shape[0], self._generator
+        factors = torch.cat([torch.empty(b, 3).uniform_(1 - j, 1 + j, generator=gen),
+                             torch.empty(b, 1).uniform_(-j / 2, j / 2, generator=gen)], dim=1)
+        jittered = color_jitter(images.to(torch.float32).div_(255.0), factors)
+        return jittered.mul_(self._scale * 255.0).add_(self._shift)
 
     def _cutout(self, floats: torch.Tensor) -> torch.Tensor:
         if not self.config.cutout:
