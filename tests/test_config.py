@@ -198,3 +198,14 @@ def test_to_dict_rejects_non_dataclasses() -> None:
         to_dict({"a": 1})
     with pytest.raises(TypeError, match="dataclass type"):
         from_dict(dict, {})  # type: ignore[type-var]
+
+
+def test_load_config_lays_the_file_over_a_base(tmp_path) -> None:
+    from parsecnas.config import load_config
+    from parsecnas.train import TrainConfig
+
+    path = tmp_path / "t.yaml"
+    path.write_text("epochs: 3\nlr: 0.2\n")
+    cfg = load_config(TrainConfig, path, ["batch_size=7"], base=TrainConfig.imagenet())
+    assert (cfg.epochs, cfg.lr, cfg.batch_size) == (3, 0.2, 7)
+    assert (cfg.num_cells, cfg.label_smoothing, cfg.crop_size) == (14, 0.1, 224)  # kept from the base

@@ -87,13 +87,9 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from .config import apply_overrides, from_dict
-    from .train import protocol_config, train_genotype, train_seeds
+    from .train import TrainConfig, protocol_config, train_genotype, train_seeds
 
-    base = protocol_config(args.protocol)
-    if args.config:  # the file's keys over the protocol's defaults
-        base = from_dict(type(base), {**to_dict(base), **_yaml_keys(args.config)})
-    config = apply_overrides(base, _overrides(extra))
+    config = load_config(TrainConfig, args.config, _overrides(extra), base=protocol_config(args.protocol))
     run_dir = _run_dir("train", args.run_dir)
     if args.seeds:
         summary = train_seeds(args.genotype, config, run_dir, args.seeds, resume=args.resume,
@@ -106,15 +102,6 @@ def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     print(f"\nmodel: {run_dir}/model.pt (evaluate: parsecnas evaluate {run_dir}; "
           f"export: parsecnas export {run_dir} --format torchscript)")
     return 0
-
-
-def _yaml_keys(path: str) -> dict[str, Any]:
-    import yaml
-
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys to values")
-    return data
 
 
 def cmd_evaluate(args: argparse.Namespace, extra: Sequence[str]) -> int:

@@ -105,8 +105,12 @@ def apply_overrides(cfg: T, overrides: Iterable[str]) -> T:
     return _apply_tree(cfg, tree, "") if tree else cfg
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterable[str] = ()) -> T:
+def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterable[str] = (),
+                base: T | None = None) -> T:
     """Load ``cls`` from a YAML file (or from its defaults when ``path`` is None), then apply overrides.
+
+    With ``base``, the file's keys are laid over ``base`` (nested sections key by key) instead of over the
+    class defaults, e.g. a training protocol's settings.
 
     Example:
         >>> cfg = load_config(SearchConfig, "search.yaml", ["epochs=10", "optim.lr=0.05"])  # doctest: +SKIP
@@ -127,7 +131,18 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
         if not isinstance(data, Mapping):
             raise ConfigError(f"config file {path} must hold a mapping of keys to values, "
                               f"got {type(data).__name__}")
+    if base is not None:
+        data = _merged(to_dict(base), data)
     return apply_overrides(from_dict(cls, data), overrides)
+
+
+def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base``, recursing where both hold a mapping."""
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = _merged(out[key], value) if both else value
+    return out
 
 
 def save_config(cfg: Any, path: str | Path) -> Path:

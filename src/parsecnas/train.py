@@ -162,14 +162,6 @@ def evaluate(net: torch.nn.Module, loader: Loader, channels_last: bool = True,
     return {"top1": top1 / max(1, total), "top5": top5 / max(1, total) if many else math.nan}
 
 
-def test_accuracy(net: EvalNetwork, loader: Loader, channels_last: bool = True) -> float:
-    """Top-1 accuracy of ``net`` over ``loader`` (see :func:`evaluate`)."""
-    return evaluate(net, loader, channels_last)["top1"]
-
-
-test_accuracy.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
-
-
 def training_loss(logits: torch.Tensor, aux: torch.Tensor | None, y: torch.Tensor, auxiliary_weight: float,
                   label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy of the logits plus ``auxiliary_weight`` times that of the auxiliary logits (if any)."""

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from ..data import Loader, LoaderConfig, load_dataset, train_search_split
+from ..search import resolve_device
 from ..spaces.base import Space
 from .cost import count_parameters
 
@@ -83,8 +84,7 @@ class PartialTraining:
         self.space = space
         self.config = config or PartialTrainingConfig()
         c = self.config
-        self.device = torch.device("cuda" if c.device == "auto" and torch.cuda.is_available() else
-                                   "cpu" if c.device == "auto" else c.device)
+        self.device = resolve_device(c.device)
         self.dataset = load_dataset(c.dataset, c.data_dir)
         labels = self.dataset.train_labels
         train_idx, valid_idx = train_search_split(len(labels), 1 - c.valid_fraction, seed=c.seed, labels=labels)
