@@ -26,13 +26,15 @@ from parsecnas.train import TrainConfig, train_genotype
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="fashion-mnist-small")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--random", type=int, default=3, help="random architectures trained per seed")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--random", type=int, default=5, help="random architectures trained per seed")
+    p.add_argument("--preset", choices=["robust", "paper"], default="robust", help="PARSEC's preset")
     p.add_argument("--search-epochs", type=int, default=4)
     p.add_argument("--search-steps", type=int, default=25)
     p.add_argument("--samples", type=int, default=8, help="PARSEC's K")
     p.add_argument("--min-weight", type=float, default=1e-3)
-    p.add_argument("--warmup-steps", type=int, default=0, help="PARSEC steps that train weights only")
+    p.add_argument("--warmup-steps", type=int, default=None,
+                   help="PARSEC steps that train weights only (default: the preset's, robust: 25%% of the search)")
     p.add_argument("--search-cells", type=int, default=5)
     p.add_argument("--search-channels", type=int, default=8)
     p.add_argument("--batch", type=int, default=48)
@@ -55,17 +57,18 @@ def main() -> None:
         cfg = SearchConfig(seed=seed, epochs=args.search_epochs, steps_per_epoch=args.search_steps,
                            net=NetConfig(args.search_cells, args.search_channels),
                            data=DataConfig(dataset=args.dataset, batch_size=args.batch),
-                           parsec=ParsecConfig(samples=args.samples, min_weight=args.min_weight,
-                                               warmup_steps=args.warmup_steps))
+                           parsec=ParsecConfig(preset=args.preset, samples=args.samples,
+                                               min_weight=args.min_weight, warmup_steps=args.warmup_steps))
         start = time.perf_counter()
-        result = run_search(cfg, out / f"seed{seed}" / "search", resume=True, progress=False)
+        search_dir = out / f"seed{seed}" / f"search-{args.preset}"
+        result = run_search(cfg, search_dir, resume=(search_dir / "config.yaml").is_file(), progress=False)
         search_s = time.perf_counter() - start
         gen = torch.Generator().manual_seed(1000 + seed)
         candidates = [("mode", result.architecture)] + [
             (f"random{i}", sample_uniform(space, gen)) for i in range(args.random)]
         accs = {}
         for name, genotype in candidates:
-            run_dir = out / f"seed{seed}" / name
+            run_dir = out / f"seed{seed}" / (f"mode-{args.preset}" if name == "mode" else name)
             res = train_genotype(genotype, TrainConfig(**{**train_cfg.__dict__, "seed": seed}), run_dir,
                                  resume=True, progress=False)
             accs[name] = res["test_accuracy"]
@@ -77,7 +80,8 @@ def main() -> None:
                      last["entropy"], search_s))
         print(json.dumps({"seed": seed, **accs, "search_s": round(search_s, 1)}), flush=True)
     print(f"\n## Search quality on {args.dataset}: PARSEC mode vs random architectures (same training budget)\n")
-    print(f"search: {args.search_epochs} epochs x {args.search_steps} steps ({args.warmup_steps} warm-up), "
+    print(f"search: PARSEC preset {args.preset}, {args.search_epochs} epochs x {args.search_steps} steps "
+          f"(warm-up {result.strategy.config.warmup_steps} steps), "
           f"K = {args.samples}, "
           f"{args.search_cells} cells, C = {args.search_channels}, batch {args.batch}; "
           f"train from scratch: {args.train_epochs} epochs x {args.train_steps} steps, {args.train_cells} cells, "
@@ -91,6 +95,11 @@ def main() -> None:
     print(f"\nmode: {statistics.mean(mode_accs):.4f} +- {sd(mode_accs) if len(mode_accs) > 1 else 0:.4f} "
           f"({len(mode_accs)} seeds); random: {statistics.mean(random_accs):.4f} +- "
           f"{sd(random_accs) if len(random_accs) > 1 else 0:.4f} ({len(random_accs)} architectures)")
+    gaps = [r[1] - r[2] for r in rows]  # paired: each seed's mode against that seed's random mean
+    se = sd(gaps) / len(gaps) ** 0.5 if len(gaps) > 1 else float("nan")
+    wins = sum(g > 0 for g in gaps)
+    print(f"paired (mode - mean random of the same seed): {statistics.mean(gaps):+.4f} +- {se:.4f} (standard "
+          f"error); the mode wins on {wins} of {len(gaps)} seeds")
 
 
 if __name__ == "__main__":

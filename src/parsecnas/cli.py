@@ -12,12 +12,16 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .config import ConfigError, load_config, to_dict
 from .run.checkpoint import CheckpointError
+from .run.rundir import RunError
+
+if TYPE_CHECKING:
+    from .train import TrainConfig
 
 
 def _run_dir(kind: str, given: str | None) -> str:
@@ -90,6 +94,8 @@ def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .train import TrainConfig, protocol_config, train_genotype, train_seeds
 
     config = load_config(TrainConfig, args.config, _overrides(extra), base=protocol_config(args.protocol))
+    if args.ensemble is not None or args.ensemble_random or args.with_mode:
+        return _train_ensemble(args, config)
     run_dir = _run_dir("train", args.run_dir)
     if args.seeds:
         summary = train_seeds(args.genotype, config, run_dir, args.seeds, resume=args.resume,
@@ -101,6 +107,36 @@ def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     print(json.dumps({k: v for k, v in result.items() if k != "genotype"}, indent=2))
     print(f"\nmodel: {run_dir}/model.pt (evaluate: parsecnas evaluate {run_dir}; "
           f"export: parsecnas export {run_dir} --format torchscript)")
+    return 0
+
+
+def _train_ensemble(args: argparse.Namespace, config: TrainConfig) -> int:
+    """``train RUN_DIR --ensemble M``: M members sampled from the search's learnt distribution (or, with
+    ``--ensemble-random``, uniform over its space), each trained from scratch; their softmax outputs averaged."""
+    from .ensemble import random_ensemble, run_space, sample_ensemble, train_ensemble
+
+    m, source = args.ensemble, Path(args.genotype)
+    if m is None:
+        raise ConfigError("--ensemble-random and --with-mode need the ensemble size: --ensemble M")
+    if m < 1:
+        raise ConfigError(f"--ensemble {m}: the ensemble size M must be an integer >= 1 (e.g. --ensemble 4)")
+    if args.seeds:
+        raise ConfigError(f"--ensemble {m} and --seeds {args.seeds} do not combine; member i trains with seed "
+                          "S + i (set S with --seed=S)")
+    if args.ensemble_random and args.with_mode:
+        raise ConfigError("--with-mode puts the learnt mode first; --ensemble-random draws uniform members only")
+    if not (source / "distribution.json").is_file():
+        raise ConfigError(f"--ensemble needs a PARSEC search run directory holding distribution.json; "
+                          f"{args.genotype!r} is not one (train a genotype name or file without --ensemble)")
+    if args.ensemble_random:
+        members = random_ensemble(run_space(source), m, config.seed)
+    else:
+        members = sample_ensemble(source, m, config.seed, include_mode=args.with_mode)
+    run_dir = _run_dir("ensemble", args.run_dir)
+    summary = train_ensemble(members, config, run_dir, mode_first=args.with_mode, resume=args.resume,
+                             progress=not args.quiet)
+    print(json.dumps({k: v for k, v in summary.items() if k != "members"}, indent=2))
+    print(f"\nresults: {run_dir}/ensemble.json; members: {run_dir}/member-0 .. member-{m - 1}")
     return 0
 
 
@@ -205,9 +241,9 @@ def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .train import TrainConfig, train_genotype
 
     root = Path(args.run_dir or _run_dir("demo", None))
-    config = load_config(SearchConfig, None, _overrides(extra)) if extra else SearchConfig(
-        epochs=4, steps_per_epoch=25, net=NetConfig(num_cells=5, channels=8), data=DataConfig(batch_size=48),
-        parsec=ParsecConfig(samples=8, min_weight=1e-3))
+    demo = SearchConfig(epochs=4, steps_per_epoch=25, net=NetConfig(num_cells=5, channels=8),
+                        data=DataConfig(batch_size=48), parsec=ParsecConfig(samples=8, min_weight=1e-3))
+    config = load_config(SearchConfig, None, _overrides(extra), base=demo)  # flags go over the demo's defaults
     print(f"1/2  PARSEC search on the built-in {config.data.dataset} "
           f"({config.epochs} epochs x {config.steps_per_epoch} steps, K = {config.parsec.samples})")
     result = run_search(config, root / "search", progress=not args.quiet)
@@ -234,13 +270,22 @@ def build_parser() -> argparse.ArgumentParser:
                                       "NAS-Bench-201 cell space (parsec, darts, gdas) with table lookups")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_search)
-    p = sub.add_parser("train", help="train a genotype from scratch (DARTS CIFAR or ImageNet protocol)")
+    # no abbreviations: the config field --seed=S must not be read as --seeds S
+    p = sub.add_parser("train", help="train a genotype from scratch (DARTS CIFAR or ImageNet protocol)",
+                       allow_abbrev=False)
     p.add_argument("genotype", help="published name, genotype JSON file, search run directory or string")
     p.add_argument("--protocol", choices=("cifar", "imagenet"), default="cifar",
                    help="default settings: cifar (20 cells, C=36, 600 epochs) or imagenet (14 cells, C=48, "
                         "250 epochs, label smoothing); --key=value overrides any field")
     p.add_argument("--config", help="YAML file of TrainConfig fields (over the protocol's defaults)")
     p.add_argument("--seeds", type=int, nargs="+", help="train once per seed into RUN_DIR/seed-N; mean +- std")
+    p.add_argument("--ensemble", type=int, metavar="M",
+                   help="GENOTYPE is a PARSEC search run: train M architectures sampled from its learnt "
+                        "distribution into RUN_DIR/member-i and score their averaged softmax (ensemble.json)")
+    p.add_argument("--ensemble-random", action="store_true",
+                   help="with --ensemble M: M uniform random architectures of the run's space (the baseline)")
+    p.add_argument("--with-mode", action="store_true",
+                   help="with --ensemble M: member 0 is the distribution's mode, M - 1 are sampled")
     p.add_argument("--run-dir")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--quiet", action="store_true")
@@ -293,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.manual_seed(0)  # only the CLI touches the global RNG; library code uses its own generators
     try:
         return int(args.func(args, extra))
-    except (ConfigError, ValueError, FileNotFoundError, CheckpointError, ImportError) as err:
+    except (ConfigError, ValueError, FileNotFoundError, CheckpointError, RunError, ImportError) as err:
         print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -44,6 +44,15 @@ class CategoricalProduct(nn.Module):
     def names(self) -> tuple[str, ...]:
         return tuple(d.name for d in self.decisions)
 
+    def restrict(self, allowed: torch.Tensor) -> None:
+        """Gives the choices where the (D, M) bool mask ``allowed`` is False probability 0 from now on (e.g. an op a
+        strategy does not search). Every decision keeps at least one choice."""
+        allowed = torch.as_tensor(allowed, dtype=torch.bool) & self.valid
+        if allowed.shape != self.valid.shape or not bool(allowed.any(dim=1).all()):
+            raise ValueError(f"a restriction must be a {tuple(self.valid.shape)} mask leaving every decision at "
+                             f"least one choice; got shape {tuple(allowed.shape)}")
+        self.valid = allowed
+
     def log_probs(self) -> torch.Tensor:
         """(D, M) log-probabilities; padded entries are -inf."""
         return self.logits.masked_fill(~self.valid, float("-inf")).log_softmax(dim=-1)

@@ -52,6 +52,8 @@ class DataConfig:
         search_fraction: share of the training set held out as the search split (PARSEC and DARTS: 0.5).
         cutout: cutout side on train batches (0: off).
         eval_examples: held-out search-split examples on which the derived architecture's accuracy is measured.
+        image_size: search on images area-averaged to this side (e.g. 16 for CIFAR: 4x fewer pixels, a cheaper
+            supernet step); ``None``: the dataset's own size. The architecture found is trained at full size.
     """
 
     dataset: str = "fashion-mnist-small"
@@ -60,8 +62,11 @@ class DataConfig:
     search_fraction: float = 0.5
     cutout: int = 0
     eval_examples: int = 2000
+    image_size: int | None = None
 
     def __post_init__(self) -> None:
+        if self.image_size is not None and self.image_size < 8:
+            raise ValueError(f"image_size must be >= 8 pixels or unset, got {self.image_size}")
         if not 0 < self.search_fraction < 1:
             raise ValueError(f"search_fraction must lie in (0, 1), got {self.search_fraction}")
         if self.batch_size < 1 or self.eval_examples < 1:
@@ -140,6 +145,28 @@ class SearchResult:
     strategy: WeightSharingStrategy
 
 
+class EpochStats:
+    """Per-epoch summary of step statistics: each key's mean over the steps that reported it (a key that only
+    some steps report, e.g. ``search_nll`` after a warm-up, is not diluted), plus ``{key}_min`` for ``minima``."""
+
+    def __init__(self, minima: tuple[str, ...] = ()) -> None:
+        self.minima = minima
+        self.totals: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.lowest: dict[str, float] = {}
+
+    def add(self, stats: dict[str, float]) -> None:
+        for key, value in stats.items():
+            self.totals[key] = self.totals.get(key, 0.0) + value
+            self.counts[key] = self.counts.get(key, 0) + 1
+            if key in self.minima:
+                self.lowest[key] = min(value, self.lowest.get(key, value))
+
+    def summary(self) -> dict[str, float]:
+        means = {key: total / self.counts[key] for key, total in self.totals.items()}
+        return {**means, **{f"{key}_min": value for key, value in self.lowest.items()}}
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -188,6 +215,8 @@ def _setup(config: SearchConfig) -> _Setup:
     device = resolve_device(config.device)
     space = get_space(config.space)
     ds = load_dataset(config.data.dataset, config.data.data_dir)
+    if config.data.image_size is not None:
+        ds = ds.resized(config.data.image_size)
     train_idx, search_idx = train_search_split(len(ds.train_labels), 1 - config.data.search_fraction,
                                                seed=config.seed, labels=ds.train_labels)
     loader_cfg = LoaderConfig.for_training(ds, config.data.batch_size, config.data.cutout)
@@ -207,6 +236,32 @@ def _setup(config: SearchConfig) -> _Setup:
     weights = WeightOptimizer(net.parameters(), config.weights, config.epochs)
     return _Setup(space, ds, train, search, held_out, net, strategy, weights, device,
                   TableLookup(space, config.data.dataset, config.data.data_dir))
+
+
+@dataclass
+class TrainedSupernet:
+    """A search run's supernet with its trained shared weights, and the loader of its held-out examples."""
+
+    space: Space
+    net: torch.nn.Module
+    held_out: Loader
+    channels_last: bool
+
+    def accuracy(self, arch: Any) -> float:
+        """Held-out accuracy of ``arch`` with the shared weights (as ``mode_accuracy`` is measured)."""
+        self.net.eval()
+        return evaluate_architecture(self.net, arch, self.held_out, self.channels_last)
+
+
+def load_trained_supernet(config: SearchConfig, run_dir: str | Path) -> TrainedSupernet:
+    """Rebuilds the supernet of the search ``config`` ran in ``run_dir`` with the weights of its last checkpoint,
+    e.g. to rank many architectures by shared-weight accuracy after a search (RSPS, ranking quality)."""
+    state = Run(run_dir).load_checkpoint()
+    if state is None:
+        raise FileNotFoundError(f"{run_dir} holds no search checkpoint")
+    s = _setup(config)
+    s.net.load_state_dict(state["net"])
+    return TrainedSupernet(s.space, s.net, s.held_out, config.channels_last)
 
 
 def held_out_indices(search_indices: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -286,12 +341,11 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
     with ProgressBar(total=(config.epochs - start_epoch) * steps, desc=config.strategy, enabled=progress) as bar:
         for epoch in range(start_epoch, config.epochs):
             s.net.train()
-            totals: dict[str, float] = {}
+            means = EpochStats(s.strategy.min_metrics)
             for step in range(steps):
                 stats = s.strategy.step(s.net, s.weights, _layout(s.train.next_batch(), config.channels_last),
                                         _layout(s.search.next_batch(), config.channels_last))
-                for key, value in stats.items():
-                    totals[key] = totals.get(key, 0.0) + value
+                means.add(stats)
                 bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", step=step + 1, loss=stats.get("loss", 0.0),
                            **{k: v for k, v in s.strategy.epoch_metrics().items() if k == "entropy"})
             s.weights.end_epoch()
@@ -300,7 +354,7 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
             record = {"epoch": epoch + 1, "step": (epoch + 1) * steps,
                       "mode_accuracy": evaluate_architecture(s.net, arch, s.held_out, config.channels_last),
                       **({} if found is None else {"table_test_accuracy": found["test_accuracy"]}),
-                      **{key: value / steps for key, value in totals.items()},
+                      **means.summary(),
                       **s.strategy.epoch_metrics(), "lr": s.weights.lr,
                       "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb(),
                       "architecture": s.space.format(arch)}
@@ -341,7 +395,9 @@ def write_outputs(run: Run, s: _Setup, arch: Any, hours: float) -> None:
 
         if isinstance(arch, Genotype):
             draw_genotype(arch, run.path_of("cell"))
-        plot_search_curves(run.metrics(), run.path_of("curves.png"), keys=("mode_accuracy", "entropy"))
+        metrics = run.metrics()
+        keys = tuple(k for k in ("mode_accuracy", "entropy") if any(k in r for r in metrics))  # what was logged
+        plot_search_curves(metrics, run.path_of("curves.png"), keys=keys)
         if found is not None:
             plot_search_curves(run.metrics(), run.path_of("table_curve.png"),
                                keys=("table_test_accuracy", "mode_accuracy"))

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ConfigError, to_dict
-from .data import Loader, LoaderConfig, load_dataset
+from .data import ImageDataset, Loader, LoaderConfig, load_dataset
 from .estimators.cost import count_multiply_adds, count_parameters
 from .export import save_model
 from .nets import EvalNetwork, build_network
@@ -125,7 +125,7 @@ def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def _amp_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
+def autocast_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
     """The autocast dtype, or None for full precision."""
     if amp is None:
         amp = device.type == "cuda"
@@ -141,25 +141,57 @@ def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abs
 
 
 @torch.no_grad()
+def iter_logits(net: torch.nn.Module, loader: Loader, channels_last: bool = True,
+                amp_dtype: torch.dtype | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Float logits and labels of each batch of ``loader``, in the loader's order, with ``net`` in eval mode (BN
+    running statistics, no drop path)."""
+    net.eval()
+    device = next(net.parameters()).device
+    for x, y in loader:
+        with _autocast(device, amp_dtype):
+            logits = net(_layout(x, channels_last)).float()
+        yield logits, y
+
+
+def _hits(scores: torch.Tensor, labels: torch.Tensor) -> tuple[int, int]:
+    """How many rows of (N, C) ``scores`` rank their label first, and how many among the top five."""
+    hits = scores.topk(min(5, scores.shape[1]), dim=1).indices == labels[:, None]
+    return int(hits[:, 0].sum()), int(hits.any(1).sum())
+
+
+def _accuracy(top1: int, top5: int, total: int, num_classes: int) -> dict[str, float]:
+    many = num_classes > 5 and total > 0
+    return {"top1": top1 / max(1, total), "top5": top5 / max(1, total) if many else math.nan}
+
+
+def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Top-1 and top-5 accuracy of (N, C) ``scores`` (logits or probabilities); top-5 is NaN for C <= 5.
+
+    Example:
+        >>> topk_accuracy(torch.tensor([[0.9, 0.1], [0.8, 0.2]]), torch.tensor([0, 1]))
+        {'top1': 0.5, 'top5': nan}
+    """
+    return _accuracy(*_hits(scores, labels), labels.numel(), scores.shape[1])
+
+
 def evaluate(net: torch.nn.Module, loader: Loader, channels_last: bool = True,
              amp_dtype: torch.dtype | None = None) -> dict[str, float]:
     """Top-1 and top-5 accuracy of ``net`` (eval mode: BN running statistics, no drop path) over ``loader``.
 
     With fewer than 6 classes top-5 is trivially 1 and reported as NaN.
     """
-    net.eval()
-    device = next(net.parameters()).device
-    top1 = top5 = total = 0
-    for x, y in loader:
-        with _autocast(device, amp_dtype):
-            logits = net(_layout(x, channels_last)).float()
-        k = min(5, logits.shape[1])
-        hits = logits.topk(k, dim=1).indices == y[:, None]
-        top1 += int(hits[:, 0].sum())
-        top5 += int(hits.any(1).sum())
-        total += y.numel()
-    many = logits.shape[1] > 5 if total else False
-    return {"top1": top1 / max(1, total), "top5": top5 / max(1, total) if many else math.nan}
+    top1 = top5 = total = num_classes = 0
+    for logits, y in iter_logits(net, loader, channels_last, amp_dtype):
+        hit1, hit5 = _hits(logits, y)
+        top1, top5, total, num_classes = top1 + hit1, top5 + hit5, total + y.numel(), logits.shape[1]
+    return _accuracy(top1, top5, total, num_classes)
+
+
+def evaluation_loader(ds: ImageDataset, config: TrainConfig, device: torch.device) -> Loader:
+    """The test split of ``ds`` in its stored order (never shuffled, so every network sees the same examples in
+    the same order), batched and (ImageNet protocol) centre-cropped as ``config`` says."""
+    return Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(config.eval_batch_size,
+                                                                             config.crop_size), device=device)
 
 
 def training_loss(logits: torch.Tensor, aux: torch.Tensor | None, y: torch.Tensor, auxiliary_weight: float,
@@ -228,8 +260,7 @@ def train_genotype(
     train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout,
                                                                              config.crop_size, config.color_jitter),
                                 device=device, seed=config.seed)
-    test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(config.eval_batch_size, config.crop_size),
-                               device=device)
+    test = evaluation_loader(ds, config, device)
     net = _build(genotype, config, ds.num_classes, ds.in_channels)
     size = config.crop_size or ds.image_size
     params, macs = count_parameters(net), count_multiply_adds(net, (ds.in_channels, size, size))
@@ -238,7 +269,7 @@ def train_genotype(
     net.drop_path_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     sgd = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     schedule = _scheduler(sgd, config)
-    amp_dtype = _amp_dtype(device, config.amp)
+    amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     start, elapsed = 0, 0.0
     state = run.restore() if resuming else None

@@ -22,7 +22,7 @@ def test_importance_weights_are_the_softmax_and_survive_huge_gaps() -> None:
 
 def test_distribution_concentrates_on_the_best_choice() -> None:
     space = get_space("darts")
-    parsec = Parsec(space, ParsecConfig(samples=8, arch_lr=0.05), seed=0)
+    parsec = Parsec(space, ParsecConfig(samples=8, arch_lr=0.05, preset="paper"), seed=0)
     h0 = parsec.epoch_metrics()["entropy"]
     for _ in range(300):
         choices, _ = parsec.sample()
@@ -62,11 +62,11 @@ def test_weight_gradient_is_the_importance_weighted_sum_of_per_sample_gradients(
     space = get_space("darts")
     train = (torch.randn(6, 3, 32, 32, dtype=torch.double), torch.randint(0, 3, (6,)))
     search = (torch.randn(6, 3, 32, 32, dtype=torch.double), torch.randint(0, 3, (6,)))
-    parsec = Parsec(space, ParsecConfig(samples=4), seed=3)
+    parsec = Parsec(space, ParsecConfig(samples=4, preset="paper"), seed=3)
     opt = RecordingOptimizer(net.parameters(), WeightOptimConfig(grad_clip=1e9), epochs=1)
     params = list(opt.params)
     before = [p.detach().clone() for p in params]
-    _, archs = Parsec(space, ParsecConfig(samples=4), seed=3).sample()  # the same draws
+    _, archs = Parsec(space, ParsecConfig(samples=4, preset="paper"), seed=3).sample()  # the same draws
     parsec.step(net, opt, train, search)
     with torch.no_grad():
         for p, b in zip(params, before):
@@ -96,7 +96,7 @@ def test_state_dict_round_trip_reproduces_samples() -> None:
 def test_warmup_trains_weights_but_leaves_pi_alone() -> None:
     torch.manual_seed(0)
     net = SuperNet(num_cells=3, channels=4, num_classes=3)
-    parsec = Parsec(get_space("darts"), ParsecConfig(samples=2, warmup_steps=2), seed=0)
+    parsec = Parsec(get_space("darts"), ParsecConfig(samples=2, warmup_steps=2, preset="paper"), seed=0)
     opt = WeightOptimizer(net.parameters(), WeightOptimConfig(), epochs=1)
     batch = (torch.randn(4, 3, 32, 32), torch.randint(0, 3, (4,)))
     before = [p.detach().clone() for p in net.parameters()]

@@ -31,6 +31,11 @@ class Decision:
         return len(self.choices)
 
 
+def choice_op(label: str) -> str:
+    """The op named by a choice label: labels are ``op`` (NB201) or ``input:op`` (PARSEC's DARTS view)."""
+    return label.rsplit(":", 1)[-1]
+
+
 @runtime_checkable
 class Space(Protocol):
     """A search space. Architectures are frozen hashable values; networks are built from them.

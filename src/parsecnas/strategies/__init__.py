@@ -14,7 +14,9 @@ from .darts import Darts, DartsConfig
 from .evolution import EvolutionConfig, RegularizedEvolution
 from .gumbel import Gdas, GdasConfig, Snas, SnasConfig
 from .local_search import LocalSearch, LocalSearchConfig
-from .parsec import Parsec, ParsecConfig, effective_sample_size, importance_weights
+from .parsec import PRESETS as PARSEC_PRESETS
+from .parsec import Parsec, ParsecConfig
+from .parsec_maths import effective_sample_size, importance_weights
 from .random_search import RandomSearch, RandomSearchConfig
 from .reinforce import Reinforce, ReinforceConfig
 from .xnas import Xnas, XnasConfig, plot_survivors
@@ -31,6 +33,7 @@ __all__ = [
     "GdasConfig",
     "LocalSearch",
     "LocalSearchConfig",
+    "PARSEC_PRESETS",
     "Parsec",
     "ParsecConfig",
     "RandomSearch",

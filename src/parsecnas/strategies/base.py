@@ -24,6 +24,8 @@ class WeightSharingStrategy(ABC):
     """
 
     name: str = ""
+    min_metrics: tuple[str, ...] = ()
+    """Step statistics whose per-epoch minimum is logged too (as ``{key}_min``), beside the mean."""
 
     @abstractmethod
     def step(self, net: nn.Module, weights: WeightOptimizer, train: Batch, search: Batch) -> dict[str, float]:

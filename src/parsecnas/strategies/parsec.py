@@ -3,19 +3,25 @@
 Casale, Gordon & Fusi (2019), section 3.3-3.4 and Algorithm 1. The belief is p(alpha | pi), a product of
 independent categoricals over the space's decisions. Each step:
 
-1. sample K architectures alpha_k ~ p(alpha | pi);
-2. on a search batch, the log-likelihood of the whole batch under the shared weights v with only alpha_k's ops
-   running, l_k = log p(y_s | X_s, v, alpha_k) (no graph kept);
-3. normalised importance weights w = softmax(l) (stable for gaps of thousands);
+1. sample K architectures alpha_k ~ q (q = p(alpha | pi) in the paper; optionally a defensive mixture);
+2. on a search batch, the log-likelihood under the shared weights v with only alpha_k's ops running,
+   l_k = log p(y_s | X_s, v, alpha_k) (summed over the batch in the paper; optionally per example), no graph kept;
+3. normalised importance weights w = softmax(beta * l + log p/q) (beta = 1 and p = q in the paper);
 4. on a train batch, accumulate sum_k w_k * grad_v [mean cross-entropy of alpha_k] one sample at a time, so only
    one sampled network's activations are alive at once; one weight step;
-5. one Adam step on pi along sum_k w_k * grad_pi log p(alpha_k | pi).
+5. one Adam step on pi along sum_k (w_k - rho_k) grad_pi log p(alpha_k | pi), rho the control variate
+   (0 in the paper), then the optional entropy floor.
+
+Presets: ``paper`` is Algorithm 1 exactly; ``robust`` (the default) adds the remedies that the NB201 and DARTS
+yardsticks in ``benchmarks/bench_parsec_quality.py`` chose. Every remedy is its own field; a field left ``None``
+takes the preset's value (:meth:`ParsecConfig.resolved`), so ``preset: paper`` plus one remedy is one flag more.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -24,53 +30,134 @@ from torch import nn
 from ..distributions import CategoricalProduct
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
-from ..spaces.base import Space
+from ..spaces.base import Space, choice_op
 from .base import Batch, WeightSharingStrategy, register_strategy
+from .parsec_maths import (
+    control_variate_weights,
+    decision_entropies,
+    effective_sample_size,
+    entropy_adapted_samples,
+    importance_weights,
+    mixture_probs,
+    proposal_log_ratio,
+    raise_entropy,
+)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"likelihood": "batch", "beta": 1.0, "baseline": False, "proposal_eps": 0.0, "entropy_floor": 0.0,
+              "warmup_fraction": 0.0, "exclude_ops": (), "min_samples": None, "train_samples": 0,
+              "train_on": "posterior"},
+    "robust": {"likelihood": "example", "beta": 1.0, "baseline": True, "proposal_eps": 0.0, "entropy_floor": 0.0,
+               "warmup_fraction": 0.25, "exclude_ops": (), "min_samples": None, "train_samples": 1,
+               "train_on": "posterior"},
+}
+"""Each preset's value for every remedy field (see :class:`ParsecConfig`)."""
 
 
 @dataclass(frozen=True)
 class ParsecConfig:
-    """PARSEC's settings (paper defaults).
+    """PARSEC's settings. Remedy fields left ``None`` take the value of ``preset``.
 
     Attributes:
-        samples: K, architectures sampled per step (the paper used 8 and 16); the fidelity knob.
+        preset: ``robust`` (default: the remedies the yardsticks chose) or ``paper`` (Algorithm 1 exactly:
+            summed batch likelihood, beta 1, no control variate, no warm-up, proposal = p).
+        samples: K, architectures sampled per step (the paper used 8 and 16).
         arch_lr: Adam learning rate on the logits pi (0.01 when fine-tuning, section 4.2).
         arch_betas: Adam betas.
-        min_weight: samples whose importance weight is at most this skip the training pass; 0 (exact) by
-            default. Their gradient would be scaled by at most this much.
-        warmup_steps: steps at the start that only train the shared weights, on K samples from the current
-            (uniform) distribution with equal weights, leaving pi unchanged; 0 (the paper's Algorithm 1) by
-            default. Untrained weights favour whatever fits fastest (parameter-free ops); a warm-up avoids
-            locking that bias into pi, as DARTS-family methods do with their warm-up epochs.
+        min_weight: samples whose importance weight is at most this skip the training pass (their gradient
+            would be scaled by at most this much); 0 (exact) by default.
+        likelihood: ``batch``: l_k is the summed log-likelihood of the search batch (the paper); ``example``:
+            its mean per example. The summed form makes w nearly one-hot (gaps of tens of nats), so one path
+            takes all the training and all of pi's update; the per-example form is a tempered likelihood with
+            beta = 1 / batch size (power posteriors, Friel & Pettitt 2008), comparable across batch sizes.
+        beta: a further tempering exponent on l_k (w = softmax(beta * l_k)).
+        baseline: subtract the control variate rho (the prior's self-normalised weights, 1 / K) from w in pi's
+            update; unbiased since E_p[grad log p] = 0, and without it equal weights random-walk pi.
+        proposal_eps: sample from (1 - eps) p + eps uniform per decision, weights corrected by p / q (a defensive
+            mixture, Hesterberg 1995): choices that pi has nearly ruled out are still tried.
+        entropy_floor: after each update, each decision's entropy is kept >= this fraction of its maximum
+            (log of its number of choices) by mixing it with the uniform; 0: off.
+        warmup_steps: steps that only train the shared weights on K samples from pi (uniform) with equal weights,
+            pi frozen (SPOS-style, Guo et al. 2020). ``None``: ``warmup_fraction`` of the search's steps.
+        warmup_fraction: warm-up as a share of epochs x steps_per_epoch, when ``warmup_steps`` is None.
+        exclude_ops: ops PARSEC never samples (e.g. ``("none",)`` on NB201; PARSEC's DARTS view already has
+            no ``none``): probability 0 for every choice using them.
+        train_samples: ``0``: the weight step runs every sample's training pass, weighted by w (the paper);
+            ``R >= 1``: it runs R passes on architectures resampled from the K with probabilities w (multinomial
+            resampling, as in sampling-importance-resampling; Rubin 1988), each weighted 1 / R. The expected
+            gradient is the same sum_k w_k grad loss_k; the cost is R passes instead of up to K. Resampled
+            paths are drawn with the strategy's generator.
+        train_on: which architectures the shared weights are trained on. ``posterior`` (the paper): the K
+            samples, weighted by w (or resampled from them). ``uniform``: ``max(1, train_samples)`` paths drawn
+            uniformly from the space, each weighted equally, whatever pi is (as SPOS and FairNAS train their
+            supernets): the likelihood that pi learns from is then a fixed function of the architecture instead of
+            one that improves wherever pi already is (the rich-get-richer loop behind the collapse).
+        min_samples: with a value, K adapts to the entropy, ceil(K * H / H_max) clamped to [min_samples, K]
+            (after FP-NAS, Yan et al. 2021); ``None``: K fixed.
+        epochs, steps_per_epoch: the search's schedule (set by the search loop): the warm-up fraction and the
+            per-epoch diagnostics use it.
     """
 
+    preset: Literal["robust", "paper"] = "robust"
     samples: int = 16
     arch_lr: float = 0.02
     arch_betas: tuple[float, float] = (0.5, 0.999)
     min_weight: float = 0.0
-    warmup_steps: int = 0
+    likelihood: Literal["batch", "example"] | None = None
+    beta: float | None = None
+    baseline: bool | None = None
+    proposal_eps: float | None = None
+    entropy_floor: float | None = None
+    warmup_steps: int | None = None
+    warmup_fraction: float | None = None
+    exclude_ops: tuple[str, ...] | None = None
+    min_samples: int | None = None
+    train_samples: int | None = None
+    train_on: Literal["posterior", "uniform"] | None = None
+    epochs: int = 1
+    steps_per_epoch: int = 1
 
     def __post_init__(self) -> None:
-        if self.samples < 1:
-            raise ValueError(f"samples (K) must be >= 1, got {self.samples}")
-        if self.arch_lr <= 0:
-            raise ValueError(f"arch_lr must be > 0, got {self.arch_lr}")
-        if not all(0 <= b < 1 for b in self.arch_betas):
-            raise ValueError(f"arch_betas must lie in [0, 1), got {self.arch_betas}")
-        if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        if not 0 <= self.min_weight < 1:
-            raise ValueError(f"min_weight must lie in [0, 1), got {self.min_weight}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown PARSEC preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
+        checks = [
+            (self.samples >= 1, f"samples (K) must be >= 1, got {self.samples}"),
+            (self.arch_lr > 0 and self.arch_lr < float("inf"), f"arch_lr must be finite and > 0, got {self.arch_lr}"),
+            (all(0 <= b < 1 for b in self.arch_betas), f"arch_betas must lie in [0, 1), got {self.arch_betas}"),
+            (0 <= self.min_weight < 1, f"min_weight must lie in [0, 1), got {self.min_weight}"),
+            (self.beta is None or 0 < self.beta < float("inf"), f"beta must be finite and > 0, got {self.beta}"),
+            (self.proposal_eps is None or 0 <= self.proposal_eps <= 1,
+             f"proposal_eps must lie in [0, 1], got {self.proposal_eps}"),
+            (self.entropy_floor is None or 0 <= self.entropy_floor < 1,
+             f"entropy_floor must lie in [0, 1), got {self.entropy_floor}"),
+            (self.warmup_steps is None or self.warmup_steps >= 0,
+             f"warmup_steps must be >= 0, got {self.warmup_steps}"),
+            (self.warmup_fraction is None or 0 <= self.warmup_fraction < 1,
+             f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}"),
+            (self.min_samples is None or 1 <= self.min_samples <= self.samples,
+             f"min_samples must lie in 1 .. samples ({self.samples}), got {self.min_samples}"),
+            (self.train_samples is None or self.train_samples >= 0,
+             f"train_samples must be >= 0 (0: all K weighted passes), got {self.train_samples}"),
+            (self.train_on in (None, "posterior", "uniform"),
+             f"train_on must be 'posterior' or 'uniform', got {self.train_on!r}"),
+            (self.likelihood in (None, "batch", "example"),
+             f"likelihood must be 'batch' or 'example', got {self.likelihood!r}"),
+            (self.epochs >= 1 and self.steps_per_epoch >= 1,
+             f"epochs and steps_per_epoch must be >= 1, got {self.epochs}, {self.steps_per_epoch}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
 
-
-def importance_weights(log_likelihoods: torch.Tensor) -> torch.Tensor:
-    """Normalised importance weights, softmax of the log-likelihoods (shifted by their max: finite for any gap)."""
-    return torch.softmax(log_likelihoods - log_likelihoods.max(), dim=0)
-
-
-def effective_sample_size(weights: torch.Tensor) -> float:
-    """Kish's effective sample size 1 / sum w_k^2 of normalised weights: K when uniform, 1 when degenerate."""
-    return float(1.0 / weights.square().sum())
+    def resolved(self) -> ParsecConfig:
+        """This config with every remedy field that is ``None`` filled in from the preset."""
+        preset = PRESETS[self.preset]
+        filled = {f.name: preset[f.name] for f in fields(self) if f.name in preset and getattr(self, f.name) is None}
+        config = replace(self, **filled)
+        if config.warmup_steps is None:
+            total = config.epochs * config.steps_per_epoch
+            config = replace(config, warmup_steps=int(round(float(config.warmup_fraction or 0.0) * total)))
+        return config
 
 
 def batch_log_likelihood(net: nn.Module, arch: Any, batch: Batch) -> torch.Tensor:
@@ -84,97 +171,229 @@ class Parsec(WeightSharingStrategy):
 
     Args:
         space: the search space; its decisions define p(alpha | pi).
-        config: PARSEC's settings.
+        config: PARSEC's settings (the ``robust`` preset by default; ``ParsecConfig(preset="paper")`` for
+            Algorithm 1 exactly).
         seed: seeds the strategy's own sampling generator.
         distribution: an existing (e.g. warm-started) distribution; a uniform one by default.
+
+    Attributes:
+        history: per finished epoch, the marginal probability of each op over all decisions.
 
     Example:
         >>> from parsecnas.spaces import get_space
         >>> from parsecnas.nets import SuperNet
         >>> from parsecnas.optim import WeightOptimizer, WeightOptimConfig
         >>> space, net = get_space("darts"), SuperNet(num_cells=3, channels=4)
-        >>> parsec = Parsec(space, ParsecConfig(samples=2), seed=0)
+        >>> parsec = Parsec(space, ParsecConfig(samples=2, preset="paper"), seed=0)
         >>> opt = WeightOptimizer(net.parameters(), WeightOptimConfig(), epochs=1)
         >>> batch = (torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,)))
-        >>> sorted(parsec.step(net, opt, batch, batch))
-        ['ess', 'grad_norm', 'loss', 'search_nll']
+        >>> sorted(k for k in parsec.step(net, opt, batch, batch) if not k.startswith("win_"))
+        ['ess', 'grad_norm', 'loss', 'passes', 'samples', 'search_nll']
     """
 
     name = "parsec"
+    min_metrics = ("ess",)
 
     def __init__(self, space: Space, config: ParsecConfig | None = None, seed: int = 0,
                  distribution: CategoricalProduct | None = None) -> None:
         self.space = space
-        self.config = config or ParsecConfig()
+        self.config = (config or ParsecConfig()).resolved()
         self.distribution = distribution or CategoricalProduct(space.decisions)
+        self.ops = sorted({choice_op(c) for d in space.decisions for c in d.choices})
+        self.op_of = torch.tensor([[self.ops.index(choice_op(c)) for c in d.choices]
+                                   + [-1] * (self.distribution.valid.shape[1] - d.size) for d in space.decisions])
+        self._exclude(self.config.exclude_ops or ())
         self.generator = torch.Generator().manual_seed(seed)
         self.steps_done = 0
+        self.history: list[dict[str, float]] = []
         self.arch_optimizer = torch.optim.Adam(self.distribution.parameters(), lr=self.config.arch_lr,
                                                betas=self.config.arch_betas)
 
-    def sample(self) -> tuple[torch.Tensor, list[Any]]:
-        """K choice vectors and the architectures they describe."""
-        choices = self.distribution.sample(self.config.samples, self.generator)
+    def _exclude(self, ops: tuple[str, ...]) -> None:
+        unknown = [op for op in ops if op not in self.ops]
+        if unknown:
+            raise ValueError(f"exclude_ops names ops the {self.space.name!r} space does not have: {unknown}; "
+                             f"its ops: {', '.join(self.ops)}")
+        if ops:
+            excluded = torch.zeros_like(self.distribution.valid)
+            for op in ops:
+                excluded |= self.op_of == self.ops.index(op)
+            self.distribution.restrict(~excluded)
+
+    @property
+    def warming_up(self) -> bool:
+        return self.steps_done < int(self.config.warmup_steps or 0)
+
+    def num_samples(self) -> int:
+        """K for the next step: fixed, or adapted to the entropy when ``min_samples`` is set."""
+        if self.config.min_samples is None:
+            return self.config.samples
+        with torch.no_grad():
+            h = float(self.distribution.entropy())
+        h_max = float(self.distribution.valid.sum(dim=1).double().log().sum())
+        return entropy_adapted_samples(h, h_max, self.config.min_samples, self.config.samples)
+
+    def sample(self, k: int | None = None) -> tuple[torch.Tensor, list[Any]]:
+        """K choice vectors drawn from p(alpha | pi) and the architectures they describe."""
+        choices = self.distribution.sample(k or self.config.samples, self.generator)
         return choices, [self.space.from_choices(row) for row in choices.tolist()]
 
+    def propose(self, k: int) -> tuple[torch.Tensor, list[Any], torch.Tensor | None]:
+        """K draws from the proposal q, the architectures, and log p/q per draw (``None`` when q = p)."""
+        eps = float(self.config.proposal_eps or 0.0)
+        if eps == 0 or self.warming_up:
+            choices, archs = self.sample(k)
+            return choices, archs, None
+        with torch.no_grad():
+            log_p = self.distribution.log_probs()
+            q = mixture_probs(log_p.exp(), self.distribution.valid, eps)
+            choices = torch.multinomial(q, k, replacement=True, generator=self.generator).t().contiguous()
+            ratio = proposal_log_ratio(log_p, q.log(), choices)
+        return choices, [self.space.from_choices(row) for row in choices.tolist()], ratio
+
     def step(self, net: nn.Module, weights: WeightOptimizer, train: Batch, search: Batch) -> dict[str, float]:
-        choices, archs = self.sample()
-        warming_up = self.steps_done < self.config.warmup_steps
-        self.steps_done += 1
+        warming_up = self.warming_up
+        choices, archs, log_ratio = self.propose(self.num_samples())
         if warming_up:
             log_lik = torch.zeros(len(archs))
         else:
             with torch.no_grad():
                 log_lik = torch.stack([batch_log_likelihood(net, arch, search) for arch in archs])
-        w = importance_weights(log_lik)
-        weights.zero_grad()
-        loss = 0.0
-        for k, arch in enumerate(archs):
-            if w[k] <= self.config.min_weight:
-                continue
-            sample_loss = training_loss(net, arch, train)
-            (w[k] * sample_loss).backward()
-            loss += float(w[k]) * sample_loss.item()
-        grad_norm = weights.step()
-        if not warming_up:
-            self.update_distribution(choices, w)
-        stats = {"loss": loss, "ess": effective_sample_size(w), "grad_norm": grad_norm}
+        w = self.weigh(log_lik, search[1].numel(), log_ratio)
+        if self.config.train_on == "uniform":
+            r = max(1, int(self.config.train_samples or 0))
+            _, trained = self.sample_uniform(r)
+            loss, passes, grad_norm = self._train_weights(net, weights, trained, torch.full((r,), 1.0 / r), train,
+                                                          resample=False)
+        else:
+            loss, passes, grad_norm = self._train_weights(net, weights, archs, w, train)
+        self.learn(choices, w, log_ratio)
+        stats = {"loss": loss, "ess": effective_sample_size(w), "passes": passes / len(archs),
+                 "samples": float(len(archs)), "grad_norm": grad_norm}
         if not warming_up:
             stats["search_nll"] = float(-(w * log_lik).sum() / search[1].numel())
+            stats.update(self._op_mix(choices[int(w.argmax())], "win_"))
         return stats
 
-    def update_distribution(self, choices: torch.Tensor, w: torch.Tensor) -> None:
-        """One Adam step on pi along sum_k w_k grad_pi log p(alpha_k | pi) (gradient ascent)."""
+    def weigh(self, log_lik: torch.Tensor, batch_size: int, log_ratio: torch.Tensor | None = None) -> torch.Tensor:
+        """Importance weights of K samples from their summed search-batch log-likelihoods (equal in warm-up)."""
+        if self.warming_up:
+            return torch.full((len(log_lik),), 1.0 / len(log_lik))
+        scale = 1.0 / batch_size if self.config.likelihood == "example" else 1.0
+        return importance_weights(log_lik * scale, float(self.config.beta or 1.0), log_ratio)
+
+    def learn(self, choices: torch.Tensor, w: torch.Tensor, log_ratio: torch.Tensor | None = None) -> None:
+        """The end of a step: pi's update (not during warm-up), the step count and the per-epoch diagnostics."""
+        if not self.warming_up:
+            self.update_distribution(choices, w, log_ratio)
+        self.steps_done += 1
+        if self.steps_done % self.config.steps_per_epoch == 0:
+            self.history.append(self.op_marginals())
+
+    def sample_uniform(self, n: int) -> tuple[torch.Tensor, list[Any]]:
+        """``n`` architectures drawn uniformly over the choices pi may take (excluded ops stay excluded)."""
+        valid = self.distribution.valid.float()
+        choices = torch.multinomial(valid / valid.sum(dim=1, keepdim=True), n, replacement=True,
+                                    generator=self.generator).t().contiguous()
+        return choices, [self.space.from_choices(row) for row in choices.tolist()]
+
+    def _train_weights(self, net: nn.Module, weights: WeightOptimizer, archs: list[Any], w: torch.Tensor,
+                       train: Batch, resample: bool = True) -> tuple[float, int, float]:
+        """One weight step on sum_k c_k * loss_k, one sample's graph at a time; returns the loss, the passes run
+        and the gradient norm. c = w (``train_samples`` 0 or ``resample`` off), or resampled counts / R (unbiased
+        for w)."""
+        coefficients = self.training_coefficients(w) if resample else w
+        weights.zero_grad()
+        loss, passes = 0.0, 0
+        for k, arch in enumerate(archs):
+            if coefficients[k] <= self.config.min_weight:
+                continue
+            sample_loss = training_loss(net, arch, train)
+            (coefficients[k] * sample_loss).backward()
+            loss += float(coefficients[k]) * sample_loss.item()
+            passes += 1
+        return loss, passes, weights.step()
+
+    def training_coefficients(self, w: torch.Tensor) -> torch.Tensor:
+        """How much each sample's training loss counts in the weight step: w itself, or R multinomial draws
+        from w as counts / R (``train_samples`` R), whose expectation is w."""
+        r = int(self.config.train_samples or 0)
+        if r == 0:
+            return w
+        draws = torch.multinomial(w, r, replacement=True, generator=self.generator)
+        return torch.bincount(draws, minlength=len(w)).to(w.dtype) / r
+
+    def update_distribution(self, choices: torch.Tensor, w: torch.Tensor,
+                            log_ratio: torch.Tensor | None = None) -> None:
+        """One Adam step on pi along sum_k (w_k - rho_k) grad_pi log p(alpha_k | pi) (gradient ascent), then the
+        entropy floor. rho = 0 unless ``baseline``."""
+        coefficients = w.detach()
+        if self.config.baseline:
+            coefficients = coefficients - control_variate_weights(log_ratio, len(w))
         self.arch_optimizer.zero_grad(set_to_none=True)
-        objective = (w.detach() * self.distribution.log_prob(choices)).sum()
+        objective = (coefficients * self.distribution.log_prob(choices)).sum()
         (-objective).backward()
         self.arch_optimizer.step()
+        if self.config.entropy_floor:
+            self.apply_entropy_floor(float(self.config.entropy_floor))
+
+    def apply_entropy_floor(self, fraction: float) -> None:
+        """Mixes each decision with its uniform until its entropy is >= ``fraction`` x log(number of choices)."""
+        d = self.distribution
+        with torch.no_grad():
+            floor = fraction * d.valid.sum(dim=1).double().log()
+            probs = raise_entropy(d.probs().double(), d.valid, floor)
+            d.logits.copy_(probs.clamp_min(1e-30).log().masked_fill(~d.valid, 0.0).to(d.logits.dtype))
+
+    def _op_mix(self, row: torch.Tensor, prefix: str) -> dict[str, float]:
+        ops = self.op_of.gather(1, row[:, None]).squeeze(1)
+        return {f"{prefix}{op}": float((ops == i).float().mean()) for i, op in enumerate(self.ops)}
+
+    def op_marginals(self) -> dict[str, float]:
+        """The probability of each op, averaged over decisions (a drift to ``none``/skip/pool shows here)."""
+        with torch.no_grad():
+            probs = self.distribution.probs()
+        return {op: float(probs.masked_fill(self.op_of != i, 0.0).sum(dim=1).mean()) for i, op in enumerate(self.ops)}
 
     def derive(self) -> Any:
         return self.space.from_choices(self.distribution.mode().tolist())
 
     def most_probable(self, n: int) -> list[tuple[Any, float]]:
         """The ``n`` most probable architectures and their probabilities under p(alpha | pi)."""
-        return [(self.space.from_choices(c), p) for c, p in self.distribution.most_probable(n)]
+        return [(self.space.from_choices(c), p) for c, p in self.distribution.most_probable(n) if p > 0]
 
     def epoch_metrics(self) -> dict[str, float]:
         with torch.no_grad():
-            return {"entropy": float(self.distribution.entropy()),
-                    "mode_probability": float(self.distribution.log_prob(self.distribution.mode()).exp())}
+            probs = self.distribution.probs()
+            metrics = {"entropy": float(self.distribution.entropy()),
+                       "min_decision_entropy": float(decision_entropies(probs).min()),
+                       "mode_probability": float(self.distribution.log_prob(self.distribution.mode()).exp())}
+        return {**metrics, **{f"p_{op}": p for op, p in self.op_marginals().items()}}
 
     def outputs(self) -> dict[str, Any]:
         top = [{"probability": p, "genotype": self.space.format(a)} for a, p in self.most_probable(10)]
-        return {"distribution": self.distribution.export(), "top_architectures": top}
+        return {"distribution": self.distribution.export(), "top_architectures": top,
+                "op_marginals": {"ops": self.ops, "epochs": self.history}}
+
+    def figures(self, directory: Path) -> list[Path]:
+        """The op marginals per epoch (``op_marginals.png``)."""
+        if not self.history:
+            return []
+        from ..report.marginals import plot_op_marginals
+
+        return [plot_op_marginals(self.history, Path(directory) / "op_marginals.png")]
 
     def state_dict(self) -> dict[str, Any]:
         return {"distribution": self.distribution.state_dict(), "arch_optimizer": self.arch_optimizer.state_dict(),
-                "generator": self.generator.get_state(), "steps_done": self.steps_done}
+                "generator": self.generator.get_state(), "steps_done": self.steps_done,
+                "history": [dict(h) for h in self.history]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.distribution.load_state_dict(state["distribution"])
         self.arch_optimizer.load_state_dict(state["arch_optimizer"])
         self.generator.set_state(state["generator"])
         self.steps_done = int(state.get("steps_done", 0))
+        self.history = [dict(h) for h in state.get("history", [])]
 
 
 register_strategy("parsec", lambda space, config, seed: Parsec(space, config, seed))
