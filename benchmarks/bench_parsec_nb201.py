@@ -46,14 +46,17 @@ from parsecnas.spaces.base import sample_uniform
 from parsecnas.strategies import DartsConfig, GdasConfig, ParsecConfig
 
 VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "parsec": ("parsec", {}, "PARSEC (defaults: robust preset)"),
+    "parsec": ("parsec", {}, "PARSEC, robust preset (default; = paper + per-example likelihood)"),
+    "robust-v0": ("parsec", {"baseline": True, "warmup_fraction": 0.25, "train_samples": 1},
+                  "per-example + control variate + 25% warm-up + 1 resampled pass (first robust preset)"),
     "parsec-paper": ("parsec", {"preset": "paper"}, "PARSEC, preset paper (Algorithm 1)"),
     "gdas": ("gdas", {}, "GDAS"),
     "darts": ("darts", {}, "DARTS (1st order)"),
     "rsps": ("parsec", {"preset": "paper", "samples": 1, "warmup_fraction": 0.999},
              "RSPS (best of 100 by shared weights)"),
     # ablation: the paper's algorithm plus one remedy
-    "paper+example": ("parsec", {"preset": "paper", "likelihood": "example"}, "paper + per-example likelihood"),
+    "paper+example": ("parsec", {"preset": "paper", "likelihood": "example"},
+                      "paper + per-example likelihood (= the robust preset)"),
     "paper+baseline": ("parsec", {"preset": "paper", "baseline": True}, "paper + control variate"),
     "paper+warmup": ("parsec", {"preset": "paper", "warmup_fraction": 0.25}, "paper + 25% warm-up"),
     "paper+mixture": ("parsec", {"preset": "paper", "proposal_eps": 0.25}, "paper + defensive mixture (eps 0.25)"),
@@ -61,8 +64,15 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "paper+adaptive": ("parsec", {"preset": "paper", "min_samples": 2}, "paper + entropy-adapted K (2..K)"),
     "paper+no-none": ("parsec", {"preset": "paper", "exclude_ops": ["none"]}, "paper + `none` excluded"),
     "paper+resample": ("parsec", {"preset": "paper", "train_samples": 1}, "paper + resampled training pass"),
-    "parsec+all-passes": ("parsec", {"train_samples": 0}, "robust, all K weighted training passes"),
-    "parsec+uniform": ("parsec", {"train_on": "uniform"}, "robust + weights trained on uniform paths"),
+    "parsec+all-passes": ("parsec", {"baseline": True, "warmup_fraction": 0.25, "train_samples": 0},
+                          "per-example + control variate + 25% warm-up, all K passes"),
+    "example+warmup": ("parsec", {"preset": "paper", "likelihood": "example", "warmup_fraction": 0.25},
+                       "paper + per-example likelihood + 25% warm-up (all K passes, no control variate)"),
+    "parsec+uniform": ("parsec", {"baseline": True, "warmup_fraction": 0.25, "train_samples": 1,
+                                  "train_on": "uniform"}, "first robust preset, weights trained on uniform paths"),
+    "parsec+uniform+late": ("parsec", {"baseline": True, "warmup_fraction": 0.6, "train_samples": 1,
+                                       "train_on": "uniform"},
+                            "first robust preset, uniform weight training, 60% warm-up"),
     "parsec+uniform+floor": ("parsec", {"train_on": "uniform", "entropy_floor": 0.5},
                              "robust + uniform weight training + entropy floor (0.5)"),
     "parsec+no-none": ("parsec", {"exclude_ops": ["none"]}, "robust + `none` excluded"),
@@ -178,13 +188,19 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     print(f"protocol {args.protocol}: {p}; runs under {out}\n", flush=True)
     jobs = [(v, s) for s in args.seeds for v in variants]  # seed-major: every variant gets seeds early
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        records = list(pool.map(lambda job: run_one(job[0], job[1], out, p, args.threads), jobs))
+    if args.report:  # the table of what has finished, running nothing
+        records = [json.loads((out / f"{v}-seed{s}.json").read_text()) for v, s in jobs
+                   if (out / f"{v}-seed{s}.json").is_file()]
+    else:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            records = list(pool.map(lambda job: run_one(job[0], job[1], out, p, args.threads), jobs))
     rows = []
     for variant in variants:
         rs = [r for r in records if r["variant"] == variant]
+        if not rs:
+            continue
         none_share = statistics.mean(r["p_none"][-1] for r in rs) if rs[0]["p_none"][-1] is not None else None
-        rows.append([VARIANTS[variant][2], len(rs), mean_std([r["cifar10"] for r in rs]),
+        rows.append([VARIANTS[variant][2], " ".join(str(r["seed"]) for r in rs), mean_std([r["cifar10"] for r in rs]),
                      mean_std([r["cifar100"] for r in rs]), mean_std([r["imagenet16"] for r in rs]),
                      mean_std([r["kendall_tau"] for r in rs]),
                      "-" if none_share is None else f"{none_share:.2f}",
@@ -214,6 +230,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--image-size", dest="image_size", type=int, default=None,
                    help="search on images area-averaged to this side (default: 32, CIFAR's own)")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (each in its own process)")
+    p.add_argument("--report", action="store_true", help="print the table of the runs that have finished, run none")
     p.add_argument("--threads", type=int, default=1 if not torch.cuda.is_available() else 0)
     p.add_argument("--out", required=True, help="folder for the run directories and per-run results")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

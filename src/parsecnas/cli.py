@@ -242,7 +242,7 @@ def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
     root = Path(args.run_dir or _run_dir("demo", None))
     demo = SearchConfig(epochs=4, steps_per_epoch=25, net=NetConfig(num_cells=5, channels=8),
-                        data=DataConfig(batch_size=48), parsec=ParsecConfig(samples=8, min_weight=1e-3))
+                        data=DataConfig(batch_size=48), parsec=ParsecConfig(samples=4, min_weight=1e-3))
     config = load_config(SearchConfig, None, _overrides(extra), base=demo)  # flags go over the demo's defaults
     print(f"1/2  PARSEC search on the built-in {config.data.dataset} "
           f"({config.epochs} epochs x {config.steps_per_epoch} steps, K = {config.parsec.samples})")

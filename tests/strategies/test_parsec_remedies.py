@@ -138,7 +138,8 @@ def test_presets_fill_only_the_fields_left_unset() -> None:
     paper = ParsecConfig(preset="paper").resolved()
     assert (paper.likelihood, paper.beta, paper.baseline, paper.warmup_steps) == ("batch", 1.0, False, 0)
     robust = ParsecConfig(epochs=4, steps_per_epoch=100).resolved()
-    assert robust.likelihood == "example" and robust.baseline and robust.warmup_steps == 100
+    assert robust.likelihood == "example" and not robust.baseline and robust.warmup_steps == 0
+    assert ParsecConfig(warmup_fraction=0.25, epochs=4, steps_per_epoch=100).resolved().warmup_steps == 100
     mixed = ParsecConfig(preset="paper", baseline=True, warmup_steps=7).resolved()
     assert mixed.baseline and mixed.likelihood == "batch" and mixed.warmup_steps == 7
     with pytest.raises(ValueError, match="preset"):
