@@ -92,6 +92,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
               "eval_examples": 2000, "samples": 8},
 }
 RANK_CELLS, RANK_SEED, RSPS_CANDIDATES = 64, 2026, 100
+OTHER_SETTINGS = {"darts": DartsConfig(order=1), "gdas": GdasConfig()}
 
 
 def search_config(variant: str, seed: int, p: dict[str, Any]) -> SearchConfig:
@@ -105,7 +106,7 @@ def search_config(variant: str, seed: int, p: dict[str, Any]) -> SearchConfig:
         data=DataConfig(dataset="cifar10", batch_size=p["batch"], search_fraction=0.5,
                         eval_examples=p["eval_examples"], image_size=p.get("image_size")),
         weights=WeightOptimConfig(lr=p.get("lr", 0.025), lr_min=0.001, momentum=0.9, weight_decay=5e-4),
-        parsec=ParsecConfig(**overrides), darts=DartsConfig(order=1), gdas=GdasConfig())
+        settings=ParsecConfig(**overrides) if strategy == "parsec" else OTHER_SETTINGS[strategy])
 
 
 def kendall_tau(a: list[float], b: list[float]) -> float:

@@ -57,7 +57,7 @@ def main() -> None:
         cfg = SearchConfig(seed=seed, epochs=args.search_epochs, steps_per_epoch=args.search_steps,
                            net=NetConfig(args.search_cells, args.search_channels),
                            data=DataConfig(dataset=args.dataset, batch_size=args.batch),
-                           parsec=ParsecConfig(preset=args.preset, samples=args.samples,
+                           settings=ParsecConfig(preset=args.preset, samples=args.samples,
                                                min_weight=args.min_weight, warmup_steps=args.warmup_steps))
         start = time.perf_counter()
         search_dir = out / f"seed{seed}" / f"search-{args.preset}"

@@ -73,7 +73,7 @@ def test_train_imagenet_protocol_and_bad_input(tmp_path, capsys) -> None:
 def test_search_on_the_nb201_space_prints_the_table_lookup(data_dir, tmp_path, capsys) -> None:
     args = ["search", "--run-dir", str(tmp_path / "n"), "--quiet", "--space=nb201", "--epochs=1",
             "--steps_per_epoch=1", "--net.num_cells=1", "--net.channels=4", "--data.batch_size=4",
-            "--data.eval_examples=8", "--parsec.samples=2"]
+            "--data.eval_examples=8", "--settings.samples=2"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "benchmark table test accuracy of the derived cell" in out and "benchmark_lookup.json" in out

@@ -88,7 +88,7 @@ def test_the_runs_excluded_ops_are_never_sampled(tmp_path) -> None:
     none = space.decisions[0].choices.index("none")
     logits = torch.zeros_like(random_logits("nb201", 0))
     logits[:, none] = 5.0  # would dominate, but the search excluded the op: its logits were never trained
-    run = fake_search_run(tmp_path / "search", "nb201", logits, parsec={"exclude_ops": ["none"]})
+    run = fake_search_run(tmp_path / "search", "nb201", logits, settings={"exclude_ops": ["none"]})
     _, distribution = learnt_distribution(run)
     assert float(distribution.probs().detach()[:, none].max()) == 0.0
     members = sample_ensemble(run, 200, seed=0, include_mode=True)
@@ -97,8 +97,8 @@ def test_the_runs_excluded_ops_are_never_sampled(tmp_path) -> None:
 
 def test_mode_first_is_the_genotype_a_parsec_search_writes(tmp_path) -> None:
     space = get_space("darts")
-    config = SearchConfig(parsec=ParsecConfig(samples=2))
-    strategy = Parsec(space, config.parsec, seed=0)
+    config = SearchConfig(settings=ParsecConfig(samples=2))
+    strategy = Parsec(space, config.settings, seed=0)
     with torch.no_grad():
         strategy.distribution.logits.copy_(random_logits("darts", 2))
     run = Run(tmp_path / "search")  # the files run_search writes: its config, the distribution, the mode

@@ -11,7 +11,7 @@ from parsecnas.spaces import Genotype
 from parsecnas.strategies import Parsec, ParsecConfig
 
 TINY = SearchConfig(epochs=3, steps_per_epoch=3, net=NetConfig(num_cells=3, channels=4),
-                    data=DataConfig(batch_size=8, eval_examples=64), parsec=ParsecConfig(samples=3))
+                    data=DataConfig(batch_size=8, eval_examples=64), settings=ParsecConfig(samples=3))
 VOLATILE = {"time_s", "peak_rss_mb"}
 
 
@@ -51,7 +51,7 @@ def test_search_writes_its_outputs_and_they_load(tmp_path) -> None:
     assert Genotype.parse((run / "genotype.txt").read_text()) == result.architecture
     top = json.loads((run / "top_architectures.json").read_text())
     probs = [t["probability"] for t in top]
-    assert probs == sorted(probs, reverse=True) and Genotype.parse(top[0]["genotype"]) == result.architecture
+    assert probs == sorted(probs, reverse=True) and Genotype.from_dict(top[0]["architecture"]) == result.architecture
     assert [m["epoch"] for m in result.metrics] == [1, 2, 3]
     for m in result.metrics:
         assert 0 <= m["mode_accuracy"] <= 1 and 1 <= m["ess"] <= 3 and m["entropy"] > 0
@@ -61,7 +61,7 @@ def test_init_from_warm_starts_the_distribution(tmp_path) -> None:
     first = run_search(TINY, tmp_path / "a", progress=False)
     cfg = SearchConfig(epochs=1, steps_per_epoch=1, init_from=str(tmp_path / "a"),
                        net=NetConfig(num_cells=4, channels=6), data=DataConfig(batch_size=8, eval_examples=32),
-                       parsec=ParsecConfig(samples=2, arch_lr=1e-9))
+                       settings=ParsecConfig(samples=2, arch_lr=1e-9))
     second = run_search(cfg, tmp_path / "b", progress=False)
     assert second.architecture == first.architecture  # a bigger net, the same learnt mode
     with pytest.raises(FileNotFoundError, match="distribution.json"):
@@ -71,12 +71,12 @@ def test_init_from_warm_starts_the_distribution(tmp_path) -> None:
 def test_resume_with_a_different_config_is_refused(tmp_path) -> None:
     run_search(TINY, tmp_path / "r", progress=False)
     with pytest.raises(Exception, match="differs"):
-        run_search(SearchConfig(epochs=4, steps_per_epoch=3, net=TINY.net, data=TINY.data, parsec=TINY.parsec),
+        run_search(SearchConfig(epochs=4, steps_per_epoch=3, net=TINY.net, data=TINY.data, settings=TINY.settings),
                    tmp_path / "r", resume=True, progress=False)
 
 
 def test_cli_rejects_unknown_config_keys(capsys) -> None:
-    assert main(["search", "--parsec.sample=3"]) == 2
+    assert main(["search", "--settings.sample=3"]) == 2
     assert "samples" in capsys.readouterr().err
 
 
@@ -90,14 +90,16 @@ def test_shipped_configs_load(name: str) -> None:
     assert cfg.data.dataset == "cifar10"
 
 
-def test_held_out_examples_cover_every_class_of_a_class_ordered_dataset() -> None:
+def test_held_out_examples_cover_every_class_and_are_removed_from_the_search_split() -> None:
     from parsecnas.data import train_search_split
-    from parsecnas.search import held_out_indices
+    from parsecnas.search import split_held_out
 
     labels = torch.arange(10).repeat_interleave(500)  # stored class by class, like an image folder
     _, search = train_search_split(len(labels), 0.5, seed=0, labels=labels)
-    chosen = held_out_indices(search, 400, seed=0)
+    chosen, rest = split_held_out(search, 400, seed=0)
     counts = torch.bincount(labels[chosen], minlength=10)
     assert len(set(chosen.tolist())) == 400 and set(chosen.tolist()) <= set(search.tolist())
+    assert not set(chosen.tolist()) & set(rest.tolist()) and len(chosen) + len(rest) == len(search)
     assert int(counts.min()) >= 20  # about 40 per class; the first 400 indices would hold one class only
-    assert torch.equal(chosen, held_out_indices(search, 400, seed=0))
+    assert torch.equal(chosen, split_held_out(search, 400, seed=0)[0])
+    assert len(split_held_out(search, 4000, seed=0)[0]) == len(search) // 5  # at most a fifth is set apart

@@ -32,7 +32,7 @@ def _overrides(extra: Sequence[str]) -> list[str]:
     bad = [e for e in extra if not e.startswith("--") or "=" not in e]
     if bad:
         raise ConfigError(f"unrecognised arguments {bad}; config fields are set as --key=value "
-                          f"(e.g. --epochs=3 --parsec.samples=8)")
+                          f"(e.g. --epochs=3 --settings.samples=8)")
     return [e[2:] for e in extra]
 
 
@@ -49,8 +49,6 @@ def cmd_search(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def _print_search_summary(result: Any) -> None:
-    from .spaces.genotype import Genotype
-
     last = result.metrics[-1] if result.metrics else {}
     print(f"\nsearch finished: {result.run_dir}")
     print(f"  derived architecture: {result.architecture}")
@@ -61,14 +59,14 @@ def _print_search_summary(result: Any) -> None:
     if "table_test_accuracy" in last:
         print(f"  benchmark table test accuracy of the derived cell: {last['table_test_accuracy']:.2f} "
               "(benchmark_lookup.json)")
-    top = getattr(result.strategy, "most_probable", None)
-    if top is not None:
+    top = result.strategy.most_probable(3)
+    if top:
         print("  most probable architectures:")
-        for rank, (_, p) in enumerate(top(3), 1):
+        for rank, (_, p) in enumerate(top, 1):
             print(f"    #{rank}: p = {p:.3g}")
     files = sorted(f.name for f in Path(result.run_dir).iterdir() if f.suffix in (".json", ".png", ".txt"))
     print(f"  files: {', '.join(files)}, metrics.jsonl")
-    if isinstance(result.architecture, Genotype):
+    if result.space.trains_from_scratch:
         print(f"  train it from scratch: parsecnas train {result.run_dir}")
 
 
@@ -242,10 +240,10 @@ def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
     root = Path(args.run_dir or _run_dir("demo", None))
     demo = SearchConfig(epochs=4, steps_per_epoch=25, net=NetConfig(num_cells=5, channels=8),
-                        data=DataConfig(batch_size=48), parsec=ParsecConfig(samples=4, min_weight=1e-3))
+                        data=DataConfig(batch_size=48), settings=ParsecConfig(samples=4, min_weight=1e-3))
     config = load_config(SearchConfig, None, _overrides(extra), base=demo)  # flags go over the demo's defaults
     print(f"1/2  PARSEC search on the built-in {config.data.dataset} "
-          f"({config.epochs} epochs x {config.steps_per_epoch} steps, K = {config.parsec.samples})")
+          f"({config.epochs} epochs x {config.steps_per_epoch} steps, K = {config.settings.samples})")
     result = run_search(config, root / "search", progress=not args.quiet)
     _print_search_summary(result)
     print("\n2/2  training the mode from scratch (short budget)")

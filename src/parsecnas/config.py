@@ -28,13 +28,15 @@ import dataclasses
 import difflib
 import enum
 import types
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-__all__ = ["ConfigError", "apply_overrides", "from_dict", "load_config", "save_config", "to_dict"]
+__all__ = ["ConfigError", "TypedBy", "apply_overrides", "from_dict", "load_config", "save_config", "to_dict",
+           "typed_by"]
 
 T = TypeVar("T")
 
@@ -55,6 +57,32 @@ class _Override:
             return ast.literal_eval(self.raw)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return self.raw
+
+
+@dataclasses.dataclass(frozen=True)
+class TypedBy:
+    """Field metadata: the field holds a config whose dataclass is chosen by a sibling field's value.
+
+    E.g. ``SearchConfig.settings`` is the config of the strategy named by ``SearchConfig.strategy``. A mapping
+    given for the field is built as ``resolve(sibling value)``; when an override changes the sibling to a value
+    of another type, the field starts again from that type's defaults. A top-level section named like one of
+    ``names()`` (the old one-section-per-choice shape, ``parsec:``) is read as the field when it names the
+    chosen value (with a DeprecationWarning), dropped when it only holds that type's defaults, and an error
+    otherwise (it would set a choice that is not being made).
+    """
+
+    sibling: str
+    resolve: Callable[[Any], type | None]
+    names: Callable[[], Iterable[str]]
+
+
+_TYPED_BY = "parsecnas.config.typed_by"
+
+
+def typed_by(sibling: str, resolve: Callable[[Any], type | None], names: Callable[[], Iterable[str]]
+             ) -> dict[str, TypedBy]:
+    """The ``metadata=`` of a :class:`TypedBy` field: ``field(default=None, metadata=typed_by(...))``."""
+    return {_TYPED_BY: TypedBy(sibling, resolve, names)}
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
@@ -161,14 +189,86 @@ def _from_dict(cls: Any, data: Any, where: str) -> Any:
         raise ConfigError(f"{where.rstrip('.') or cls.__name__}: expected a mapping of keys to values, "
                           f"got {data!r} ({type(data).__name__})")
     hints = _init_field_types(cls)
+    data = _fold_sections(cls, data, hints, where, None)
     for key in data:
         if key not in hints:
             raise _unknown_key(str(key), cls, hints, where)
     missing = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in data and _is_required(f)]
     if missing:
         raise ConfigError(f"{cls.__name__}: missing required key(s) {', '.join(where + m for m in missing)}")
-    kwargs = {key: _convert(value, hints[key], f"{where}{key}") for key, value in data.items()}
+    kwargs = {key: _convert(value, hints[key], f"{where}{key}") for key, value in data.items()
+              if _typed_by(cls, key) is None}
+    for key, typed in _typed_fields(cls):
+        if key in data:
+            choice = kwargs.get(typed.sibling, _default(cls, typed.sibling))
+            kwargs[key] = _convert(data[key], _resolved(typed, choice, f"{where}{typed.sibling}"), f"{where}{key}")
     return _construct(cls, kwargs, where)
+
+
+def _typed_by(cls: Any, name: str) -> TypedBy | None:
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            value = f.metadata.get(_TYPED_BY)
+            return value if isinstance(value, TypedBy) else None
+    return None
+
+
+def _typed_fields(cls: Any) -> list[tuple[str, TypedBy]]:
+    return [(f.name, f.metadata[_TYPED_BY]) for f in dataclasses.fields(cls) if _TYPED_BY in f.metadata]
+
+
+def _default(cls: Any, name: str) -> Any:
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    return None
+
+
+def _resolved(typed: TypedBy, choice: Any, where: str) -> Any:
+    """The annotation a :class:`TypedBy` field takes when its sibling is ``choice`` (``T | None``)."""
+    try:
+        tp = typed.resolve(choice)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    return type(None) if tp is None else tp | None
+
+
+def _fold_sections(cls: Any, data: Mapping[str, Any], hints: Mapping[str, Any], where: str, base: Any
+                   ) -> dict[str, Any]:
+    """``data`` with old one-section-per-choice keys folded into their :class:`TypedBy` field (see there)."""
+    out = dict(data)
+    for key, typed in _typed_fields(cls):
+        names = set(typed.names())
+        legacy = [k for k in out if k not in hints and k in names]
+        if not legacy:
+            continue
+        choice = out.get(typed.sibling, getattr(base, typed.sibling) if base is not None
+                         else _default(cls, typed.sibling))
+        choice = choice.parsed if isinstance(choice, _Override) else choice
+        for name in legacy:
+            section = out.pop(name)
+            if name == choice:
+                warnings.warn(f"the {where}{name} section is deprecated; write it as {where}{key} "
+                              f"(the chosen {typed.sibling}'s settings)", DeprecationWarning, stacklevel=4)
+                current = out.get(key)
+                out[key] = _merged(current, section) if isinstance(current, Mapping) else section
+                continue
+            tp = typed.resolve(name)
+            if tp is not None and isinstance(section, Mapping) and _is_default_section(tp, section):
+                continue  # an old file listing every choice's defaults
+            raise ConfigError(f"{where}{name}: these are the settings of {typed.sibling} {name!r}, but "
+                              f"{typed.sibling} is {choice!r}; set {where}{typed.sibling}={name} or drop them")
+    return out
+
+
+def _is_default_section(tp: type, section: Mapping[str, Any]) -> bool:
+    try:
+        return to_dict(_from_dict(tp, section, "")) == to_dict(tp())
+    except (ConfigError, TypeError):
+        return False
 
 
 def _init_field_types(cls: type) -> dict[str, Any]:
@@ -377,11 +477,14 @@ def _apply_tree(cfg: T, tree: Mapping[str, Any], where: str) -> T:
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         raise TypeError(f"apply_overrides needs a dataclass instance, got {cfg!r}")
     hints = _init_field_types(cls)
+    tree = _fold_sections(cls, tree, hints, where, cfg)
     changes: dict[str, Any] = {}
     for name, sub in tree.items():
         if name not in hints:
             raise _unknown_key(name, cls, hints, where)
         path = f"{where}{name}"
+        if _typed_by(cls, name) is not None:
+            continue  # after its sibling, below
         if isinstance(sub, _Override):
             changes[name] = _convert(sub, hints[name], path)
             continue
@@ -394,7 +497,28 @@ def _apply_tree(cfg: T, tree: Mapping[str, Any], where: str) -> T:
             raise ConfigError(f"{path} is {_type_name(hints[name])}, not a nested config, so "
                               f"{path}.{next(iter(sub))} cannot be set")
         changes[name] = _from_dict(sub_cls, sub, f"{path}.")  # e.g. an Optional[Sub] that was None
+    for name, typed in _typed_fields(cls):
+        changes.update(_apply_typed(cfg, name, typed, tree.get(name), changes, where))
     return _construct(cls, changes, where, base=cfg)
+
+
+def _apply_typed(cfg: Any, name: str, typed: TypedBy, sub: Any, changes: Mapping[str, Any], where: str
+                 ) -> dict[str, Any]:
+    """The change overrides make to :class:`TypedBy` field ``name``, after any change to its sibling."""
+    choice = changes.get(typed.sibling, getattr(cfg, typed.sibling))
+    tp = _resolved(typed, choice, f"{where}{typed.sibling}")
+    current = getattr(cfg, name)
+    out: dict[str, Any] = {}
+    if current is not None and not isinstance(current, tp):
+        current = out[name] = None  # the sibling now names another type: start from its defaults
+    if isinstance(sub, _Override):
+        out[name] = _convert(sub, tp, f"{where}{name}")
+    elif sub is not None:
+        sub_cls = _dataclass_of(tp)
+        if sub_cls is None:
+            raise ConfigError(f"{where}{name}: {typed.sibling} {choice!r} takes no settings")
+        out[name] = _apply_tree(current if current is not None else sub_cls(), sub, f"{where}{name}.")
+    return out
 
 
 def _dataclass_of(tp: Any) -> type | None:

@@ -34,7 +34,7 @@ from .data import Loader, load_dataset
 from .distributions import CategoricalProduct
 from .export import load_model
 from .run import Run
-from .search import load_distribution, resolve_device
+from .search import SearchConfig, load_distribution, resolve_device
 from .spaces import get_space, sample_uniform
 from .spaces.base import Space, choice_op
 from .spaces.genotype import Genotype, resolve_genotype
@@ -60,7 +60,7 @@ def run_space(run_dir: str | Path) -> Space:
 def learnt_distribution(run_dir: str | Path) -> tuple[Space, CategoricalProduct]:
     """The space of a PARSEC search run and its learnt distribution, rebuilt from ``distribution.json``.
 
-    Choices using an op the run excluded (``parsec.exclude_ops`` of its ``config.yaml``) keep probability 0,
+    Choices using an op the run excluded (``settings.exclude_ops`` of its ``config.yaml``) keep probability 0,
     as in the search.
 
     Raises:
@@ -86,8 +86,8 @@ def learnt_distribution(run_dir: str | Path) -> tuple[Space, CategoricalProduct]
 
 def _excluded_ops(run_dir: str | Path) -> tuple[str, ...]:
     run = Run(run_dir)
-    section = run.config().get("parsec") if run.exists() else None
-    return from_dict(ParsecConfig, section or {}).resolved().exclude_ops or ()
+    settings = from_dict(SearchConfig, run.config()).settings if run.exists() else None
+    return (settings.resolved().exclude_ops or ()) if isinstance(settings, ParsecConfig) else ()
 
 
 def sample_ensemble(run_dir: str | Path, m: int, seed: int, *, include_mode: bool = False) -> list[Hashable]:

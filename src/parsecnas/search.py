@@ -16,27 +16,18 @@ import logging
 from collections.abc import Hashable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .config import to_dict
+from .config import to_dict, typed_by
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search_split
 from .optim import WeightOptimConfig, WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
 from .spaces import get_space
 from .spaces.base import Space, TabulatedSpace
-from .spaces.genotype import Genotype
-from .strategies import (
-    DartsConfig,
-    GdasConfig,
-    ParsecConfig,
-    SnasConfig,
-    WeightSharingStrategy,
-    XnasConfig,
-    create_strategy,
-)
-from .strategies.base import check_space
+from .strategies import WeightSharingStrategy, create_strategy, list_strategies
+from .strategies.base import check_space, strategy_config_type
 
 _log = logging.getLogger(__name__)
 
@@ -51,7 +42,9 @@ class DataConfig:
         batch_size: examples per train batch and per search batch.
         search_fraction: share of the training set held out as the search split (PARSEC and DARTS: 0.5).
         cutout: cutout side on train batches (0: off).
-        eval_examples: held-out search-split examples on which the derived architecture's accuracy is measured.
+        eval_examples: examples set apart from the search split (at most a fifth of it), on which the derived
+            architecture's accuracy (``mode_accuracy``) is measured: neither the weights nor the architecture
+            parameters are fitted on them.
         image_size: search on images area-averaged to this side (e.g. 16 for CIFAR: 4x fewer pixels, a cheaper
             supernet step); ``None``: the dataset's own size. The architecture found is trained at full size.
     """
@@ -103,7 +96,11 @@ class SearchConfig:
     """One weight-sharing search. Loadable from YAML and ``key.sub=value`` flags (``parsecnas.config``).
 
     Attributes:
-        strategy: a registered strategy name; its settings are the field of the same name.
+        strategy: a registered strategy name (``parsecnas.strategies.list_strategies()``).
+        settings: the strategy's own config (``ParsecConfig`` for ``parsec``, ``DartsConfig`` for ``darts``:
+            the type registered with it); ``None`` takes its defaults. In YAML a mapping, in flags
+            ``--settings.samples=8``. (The old one-section-per-strategy form, ``parsec:``, still loads, with
+            a deprecation warning.)
         epochs: passes over the train split (the cosine lr schedule spans them).
         steps_per_epoch: cap on steps per epoch (default: one pass over the train split).
         init_from: a search run directory whose learnt distribution warm-starts this one.
@@ -122,17 +119,29 @@ class SearchConfig:
     data: DataConfig = field(default_factory=DataConfig)
     net: NetConfig = field(default_factory=NetConfig)
     weights: WeightOptimConfig = field(default_factory=WeightOptimConfig)
-    parsec: ParsecConfig = field(default_factory=ParsecConfig)
-    darts: DartsConfig = field(default_factory=DartsConfig)
-    xnas: XnasConfig = field(default_factory=XnasConfig)
-    gdas: GdasConfig = field(default_factory=GdasConfig)
-    snas: SnasConfig = field(default_factory=SnasConfig)
+    settings: Any = field(default=None, metadata=typed_by("strategy", strategy_config_type, list_strategies))
 
     def __post_init__(self) -> None:
+        expected = strategy_config_type(self.strategy)  # a ValueError lists the registered strategies
+        if self.settings is None and expected is not None:
+            object.__setattr__(self, "settings", expected())
+        elif expected is None and self.settings is not None or (
+                expected is not None and not isinstance(self.settings, expected)):
+            raise ValueError(f"settings must be {getattr(expected, '__name__', 'None')} for strategy "
+                             f"{self.strategy!r}, got {type(self.settings).__name__} (settings=None takes its "
+                             "defaults)")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1 or unset, got {self.steps_per_epoch}")
+
+
+    if not TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any:
+            if not name.startswith("_") and name in list_strategies():
+                raise AttributeError(f"SearchConfig.{name} is gone: the chosen strategy's config is "
+                                     f"SearchConfig.settings (strategy={self.strategy!r})")
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 @dataclass
@@ -143,6 +152,7 @@ class SearchResult:
     run_dir: Path
     metrics: list[dict[str, Any]]
     strategy: WeightSharingStrategy
+    space: Space
 
 
 class EpochStats:
@@ -221,9 +231,9 @@ def _setup(config: SearchConfig) -> _Setup:
                                                seed=config.seed, labels=ds.train_labels)
     loader_cfg = LoaderConfig.for_training(ds, config.data.batch_size, config.data.cutout)
     train = Loader.from_dataset(ds, "train", train_idx, loader_cfg, device=device, seed=config.seed * 3 + 1)
+    held_idx, search_idx = split_held_out(search_idx, config.data.eval_examples, config.seed)
     search = Loader.from_dataset(ds, "train", search_idx, loader_cfg, device=device, seed=config.seed * 3 + 2)
-    held_out = Loader.from_dataset(ds, "train", held_out_indices(search_idx, config.data.eval_examples, config.seed),
-                                   LoaderConfig.for_evaluation(256), device=device)
+    held_out = Loader.from_dataset(ds, "train", held_idx, LoaderConfig.for_evaluation(256), device=device)
     with torch.random.fork_rng(devices=[]):  # deterministic init without disturbing the caller's RNG
         torch.manual_seed(config.seed)
         size = {} if config.net.num_cells is None else {"num_cells": config.net.num_cells}
@@ -264,18 +274,23 @@ def load_trained_supernet(config: SearchConfig, run_dir: str | Path) -> TrainedS
     return TrainedSupernet(s.space, s.net, s.held_out, config.channels_last)
 
 
-def held_out_indices(search_indices: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """A seeded uniform subset of ``n`` search-split indices (sorted), on which the derived architecture's
-    accuracy is measured. Random, not the first ``n``: datasets stored class by class (image folders, the CIFAR
-    JPEG archive) would otherwise be measured on one class."""
+def split_held_out(search_indices: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sets ``min(n, len / 5)`` seeded random search-split indices apart: ``(held_out, rest)``, both sorted.
+
+    The derived architecture's accuracy is measured on the held-out part, which neither the weights (train
+    split) nor the architecture belief (the rest of the search split) are fitted on. Random, not the first
+    ``n``: datasets stored class by class (image folders, the CIFAR JPEG archive) would otherwise be measured
+    on one class.
+    """
+    n = max(1, min(n, len(search_indices) // 5))
     order = torch.randperm(len(search_indices), generator=torch.Generator().manual_seed(seed + 12345))
-    return search_indices[order[:n]].sort().values
+    return search_indices[order[:n]].sort().values, search_indices[order[n:]].sort().values
 
 
 def _with_schedule(config: SearchConfig, batches_per_epoch: int) -> Any:
     """The strategy's config with its schedule fields (``epochs``, ``steps_per_epoch``), where it has them, set
     to the search's own, so temperature annealing, wipeout and op-set shrinking span the actual search."""
-    strategy_config = getattr(config, config.strategy, None)
+    strategy_config = config.settings
     if strategy_config is None:
         return None
     names = {f.name for f in fields(strategy_config)}
@@ -315,92 +330,123 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
                progress: bool = True) -> SearchResult:
     """Runs (or resumes) a weight-sharing search and writes its outputs into ``run_dir``.
 
+    Everything that can refuse the config (space, strategy, data, ``init_from``) runs before the run
+    directory is made. Resuming a finished run (all epochs, or stopped early by the strategy) runs nothing
+    and returns its result.
+
     Example:
         >>> from parsecnas.search import SearchConfig, NetConfig, run_search
         >>> cfg = SearchConfig(epochs=1, steps_per_epoch=2, net=NetConfig(num_cells=3, channels=4),
-        ...                    parsec=ParsecConfig(samples=2))
+        ...                    settings=ParsecConfig(samples=2))
         >>> result = run_search(cfg, "/tmp/parsecnas-doc-run", progress=False)  # doctest: +SKIP
     """
-    check_space(config.strategy, get_space(config.space))  # before the run directory exists
-    run = Run(run_dir)
-    resuming = run.create(to_dict(config), resume=resume)
+    check_space(config.strategy, get_space(config.space))
     s = _setup(config)
-    if config.init_from and hasattr(s.strategy, "distribution"):
-        s.strategy.distribution.transfer_from(load_distribution(config.init_from))
-    start_epoch, elapsed = 0, 0.0
-    state = run.restore() if resuming else None
-    if state is not None:
-        start_epoch, elapsed = int(state["epoch"]), float(state["elapsed"])
-        s.net.load_state_dict(state["net"])
-        s.weights.load_state_dict(state["weights"])
-        s.strategy.load_state_dict(state["strategy"])
-        s.train.load_state_dict(state["train_loader"])
-        s.search.load_state_dict(state["search_loader"])
+    if config.init_from:
+        missed = s.strategy.warm_start(load_distribution(config.init_from))
+        if missed:
+            _log.warning("--init-from %s: %d decision(s) not transferred (no match by name and size): %s",
+                         config.init_from, len(missed), ", ".join(missed[:8]) + (" ..." if len(missed) > 8 else ""))
+    run = Run(run_dir)
+    state = run.restore() if run.create(to_dict(config), resume=resume) else None
+    done = _restore(s, state) if state is not None else _Progress()
+    timer = Timer(offset=done.elapsed).start()
+    if not done.finished:
+        done = _search(config, run, s, done.epoch, timer, progress)
+    arch = s.strategy.derive()
+    if not (state is not None and state.get("finished") and run.path_of("search_cost.json").is_file()):
+        write_outputs(run, s, arch, timer.hours)
+    return SearchResult(arch, run.path, run.metrics(), s.strategy, s.space)
+
+
+@dataclass(frozen=True)
+class _Progress:
+    epoch: int = 0
+    elapsed: float = 0.0
+    finished: bool = False
+
+
+def _restore(s: _Setup, state: dict[str, Any]) -> _Progress:
+    """Loads a checkpoint into the setup; where the search stood."""
+    s.net.load_state_dict(state["net"])
+    s.weights.load_state_dict(state["weights"])
+    s.strategy.load_state_dict(state["strategy"])
+    s.train.load_state_dict(state["train_loader"])
+    s.search.load_state_dict(state["search_loader"])
+    return _Progress(int(state["epoch"]), float(state["elapsed"]), bool(state.get("finished", False)))
+
+
+def _search(config: SearchConfig, run: Run, s: _Setup, start_epoch: int, timer: Timer, progress: bool) -> _Progress:
+    """Epochs ``start_epoch + 1 ..`` until the last or the strategy's ``should_stop``; a checkpoint after each."""
     steps = config.steps_per_epoch or len(s.train)
-    timer = Timer(offset=elapsed).start()
     with ProgressBar(total=(config.epochs - start_epoch) * steps, desc=config.strategy, enabled=progress) as bar:
         for epoch in range(start_epoch, config.epochs):
-            s.net.train()
-            means = EpochStats(s.strategy.min_metrics)
-            for step in range(steps):
-                stats = s.strategy.step(s.net, s.weights, _layout(s.train.next_batch(), config.channels_last),
-                                        _layout(s.search.next_batch(), config.channels_last))
-                means.add(stats)
-                bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", step=step + 1, loss=stats.get("loss", 0.0),
-                           **{k: v for k, v in s.strategy.epoch_metrics().items() if k == "entropy"})
-            s.weights.end_epoch()
-            arch = s.strategy.derive()
-            found = s.benchmark(arch)
-            record = {"epoch": epoch + 1, "step": (epoch + 1) * steps,
-                      "mode_accuracy": evaluate_architecture(s.net, arch, s.held_out, config.channels_last),
-                      **({} if found is None else {"table_test_accuracy": found["test_accuracy"]}),
-                      **means.summary(),
-                      **s.strategy.epoch_metrics(), "lr": s.weights.lr,
-                      "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb(),
-                      "architecture": s.space.format(arch)}
+            means = _epoch(config, s, steps, bar, epoch)
+            record = _record(config, s, means, epoch + 1, steps, timer)
             run.log(record)
             bar.write(f"epoch {epoch + 1}: mode accuracy {record['mode_accuracy']:.4f}"
                       + (f", entropy {record['entropy']:.2f}" if "entropy" in record else "")
-                      + (f", table test accuracy {found['test_accuracy']:.2f}" if found else ""))
-            run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "net": s.net.state_dict(),
-                                 "weights": s.weights.state_dict(), "strategy": s.strategy.state_dict(),
-                                 "train_loader": s.train.state_dict(), "search_loader": s.search.state_dict()})
-            if getattr(s.strategy, "should_stop", lambda: False)():  # DARTS+ early stopping
-                break
+                      + (f", table test accuracy {record['table_test_accuracy']:.2f}"
+                         if "table_test_accuracy" in record else ""))
+            finished = epoch + 1 == config.epochs or s.strategy.should_stop()
+            run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "finished": finished,
+                                 "net": s.net.state_dict(), "weights": s.weights.state_dict(),
+                                 "strategy": s.strategy.state_dict(), "train_loader": s.train.state_dict(),
+                                 "search_loader": s.search.state_dict()})
+            if finished:
+                return _Progress(epoch + 1, timer.elapsed, True)
+    return _Progress(config.epochs, timer.elapsed, True)
+
+
+def _epoch(config: SearchConfig, s: _Setup, steps: int, bar: ProgressBar, epoch: int) -> EpochStats:
+    """One epoch of strategy steps; the per-epoch summary of their statistics."""
+    s.net.train()
+    means = EpochStats(s.strategy.min_metrics)
+    for step in range(steps):
+        stats = s.strategy.step(s.net, s.weights, _layout(s.train.next_batch(), config.channels_last),
+                                _layout(s.search.next_batch(), config.channels_last))
+        means.add(stats)
+        bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", step=step + 1, loss=stats.get("loss", 0.0),
+                   **s.strategy.progress_metrics())
+    s.weights.end_epoch()
+    return means
+
+
+def _record(config: SearchConfig, s: _Setup, means: EpochStats, epoch: int, steps: int, timer: Timer
+            ) -> dict[str, Any]:
+    """The metrics line of an epoch: the derived architecture's held-out (and table) accuracy, step means,
+    the strategy's numbers, time and memory."""
     arch = s.strategy.derive()
-    write_outputs(run, s, arch, timer.hours)
-    return SearchResult(arch, run.path, run.metrics(), s.strategy)
+    found = s.benchmark(arch)
+    return {"epoch": epoch, "step": epoch * steps,
+            "mode_accuracy": evaluate_architecture(s.net, arch, s.held_out, config.channels_last),
+            **({} if found is None else {"table_test_accuracy": found["test_accuracy"]}),
+            **means.summary(), **s.strategy.epoch_metrics(), "lr": s.weights.lr,
+            "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb(), "architecture": s.space.to_plain(arch)}
 
 
 def write_outputs(run: Run, s: _Setup, arch: Any, hours: float) -> None:
-    """The derived architecture, the strategy's artefacts, the benchmark lookup, cell drawings and curves.
-
-    A DARTS genotype goes to ``genotype.json`` / ``genotype.txt`` (and ``cell_*.png``); any other architecture to
-    ``architecture.txt`` in the space's string form (``space.parse`` reads it back). Where the space has a
-    benchmark table, ``benchmark_lookup.json`` holds the derived cell's record and the table's optimum.
+    """The derived architecture (the space's :meth:`~parsecnas.spaces.base.Space.files`, e.g.
+    ``genotype.json`` or ``architecture.txt``), the strategy's artefacts, the benchmark lookup, drawings and
+    curves. Where the space has a benchmark table, ``benchmark_lookup.json`` holds the derived cell's record.
     """
-    if isinstance(arch, Genotype):
-        run.write_text("genotype.json", s.space.format(arch) + "\n")
-        run.write_text("genotype.txt", str(arch) + "\n")
-    else:
-        run.write_text("architecture.txt", s.space.format(arch) + "\n")
+    for name, text in s.space.files(arch).items():
+        run.write_text(name, text)
     for stem, obj in s.strategy.outputs().items():
         run.write_json(f"{stem}.json", obj)
-    run.write_json("search_cost.json", {"device": device_name(s.device), "device_hours": hours})
     found = s.benchmark(arch)
     if found is not None:
         run.write_json("benchmark_lookup.json", {"space": s.space.name, **found})
     try:
-        from .report import draw_genotype, plot_search_curves
+        from .report import plot_search_curves
 
-        if isinstance(arch, Genotype):
-            draw_genotype(arch, run.path_of("cell"))
+        s.space.draw(arch, run.path_of("cell"))
         metrics = run.metrics()
         keys = tuple(k for k in ("mode_accuracy", "entropy") if any(k in r for r in metrics))  # what was logged
         plot_search_curves(metrics, run.path_of("curves.png"), keys=keys)
         if found is not None:
-            plot_search_curves(run.metrics(), run.path_of("table_curve.png"),
-                               keys=("table_test_accuracy", "mode_accuracy"))
+            plot_search_curves(metrics, run.path_of("table_curve.png"), keys=("table_test_accuracy", "mode_accuracy"))
         s.strategy.figures(run.path)
     except ImportError:  # plots need the `plot` extra; the numbers are all in the files above
         pass
+    run.write_json("search_cost.json", {"device": device_name(s.device), "device_hours": hours})  # written last

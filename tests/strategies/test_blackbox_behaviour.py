@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from parsecnas.spaces.nb201 import NB201Space
-from parsecnas.strategies.bananas import Bananas, BananasConfig, nb201_path_encoding
+from parsecnas.spaces.nb201 import NB201Space, nb201_path_encoding
+from parsecnas.strategies.bananas import Bananas, BananasConfig
 from parsecnas.strategies.blackbox import create_blackbox, run_blackbox
 from parsecnas.strategies.evolution import EvolutionConfig, RegularizedEvolution
 from parsecnas.strategies.local_search import LocalSearch, neighbours

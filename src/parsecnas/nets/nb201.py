@@ -212,6 +212,17 @@ class NB201SuperNet(_Skeleton):
             x = cell(layer, x) if isinstance(layer, SuperCell) else layer(x)
         return self.classifier(F.adaptive_avg_pool2d(self.head(x), 1).flatten(1))
 
+    def op_parameters(self) -> dict[str, torch.Tensor]:
+        """Parameters (millions) of each candidate op, ``{"cell": (6, 5)}`` in :data:`NB201_OPS` order, summed over
+        all cells (they share one architecture): SNAS's resource cost."""
+        counts = torch.zeros(len(EDGES), len(NB201_OPS))
+        for layer in self.layers:
+            if isinstance(layer, SuperCell):
+                for e in range(len(EDGES)):
+                    for o, op in enumerate(layer._edge(e).ops):
+                        counts[e, o] += sum(p.numel() for p in op.parameters()) / 1e6
+        return {"cell": counts}
+
     @staticmethod
     def _cell_function(arch: NB201Arch | torch.Tensor | Mapping[str, torch.Tensor]
                        ) -> Callable[[SuperCell, torch.Tensor], torch.Tensor]:

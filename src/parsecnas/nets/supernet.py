@@ -52,6 +52,20 @@ class SuperNet(nn.Module):
     def forward(self, x: torch.Tensor, arch: Genotype | MixingWeights) -> torch.Tensor:
         return self.forward_train(x, arch, with_auxiliary=False)[0]
 
+    def op_parameters(self) -> dict[str, torch.Tensor]:
+        """Parameters (millions) of each candidate op, ``{cell type: (14, ops)}`` in ``primitives`` order, summed
+        over the cells of each type (they share one architecture): SNAS's resource cost."""
+        out: dict[str, torch.Tensor] = {}
+        for cell in self.cells:
+            assert isinstance(cell, SearchCell)
+            counts = out.setdefault("reduce" if cell.reduction else "normal",
+                                    torch.zeros(len(cell.edges), len(self.primitives)))
+            for e, edge in enumerate(cell.edges):
+                assert isinstance(edge, nn.ModuleDict)
+                for o, name in enumerate(self.primitives):
+                    counts[e, o] += sum(p.numel() for p in edge[name].parameters()) / 1e6
+        return out
+
     def forward_train(self, x: torch.Tensor, arch: Genotype | MixingWeights,
                       with_auxiliary: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits and, when the net has an auxiliary head (fine-tuning on the evaluation configuration), the

@@ -37,12 +37,23 @@ from parsecnas.run.atomic import atomic_write_text, remove_stale_temp_files
 from parsecnas.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from parsecnas.run.metrics import MetricsLog
 
-__all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "METRICS_FILE", "Run", "RunError"]
+__all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "METRICS_FILE", "Run", "RunError", "strict_json"]
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
 _MAX_DIFFS_SHOWN = 10
+
+
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by ``None``, so that strict JSON readers accept it."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
 
 
 class RunError(RuntimeError):
@@ -175,8 +186,9 @@ class Run:
         return atomic_write_text(self.path_of(name), text)
 
     def write_json(self, name: str | Path, obj: Any) -> Path:
-        """Atomically write ``obj`` as indented JSON to ``name`` in the run directory; returns its path."""
-        return self.write_text(name, json.dumps(obj, indent=2) + "\n")
+        """Atomically write ``obj`` as indented, strict JSON to ``name`` in the run directory (non-finite
+        numbers, e.g. top-5 accuracy with <= 5 classes, become ``null``); returns its path."""
+        return self.write_text(name, json.dumps(strict_json(obj), indent=2, allow_nan=False) + "\n")
 
     def read_json(self, name: str | Path) -> Any:
         """Read back a JSON file written by :meth:`write_json`."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -36,30 +38,79 @@ def choice_op(label: str) -> str:
     return label.rsplit(":", 1)[-1]
 
 
-@runtime_checkable
-class Space(Protocol):
+class Space(ABC):
     """A search space. Architectures are frozen hashable values; networks are built from them.
 
     ``decisions`` are the space's categorical view (what PARSEC, REINFORCE and black-box strategies choose);
-    ``from_choices``/``to_choices`` convert between one index per decision and an architecture.
+    ``from_choices``/``to_choices`` convert between one index per decision and an architecture. Besides the
+    abstract methods, a space may override the hooks below, whose defaults serve any space: what a run writes
+    about an architecture (:meth:`files`, :meth:`draw`), its encoding for predictors (:meth:`encode`), and
+    whether ``parsecnas train`` can train its architectures from scratch (:attr:`trains_from_scratch`).
     """
 
-    name: str
+    name: ClassVar[str] = ""
+    trains_from_scratch: ClassVar[bool] = False
+    """Whether ``parsecnas train RUN_DIR`` can train this space's architectures (the DARTS protocols)."""
 
     @property
+    @abstractmethod
     def decisions(self) -> tuple[Decision, ...]: ...
 
+    @abstractmethod
     def from_choices(self, choices: Sequence[int]) -> Hashable: ...
 
+    @abstractmethod
     def to_choices(self, arch: Any) -> tuple[int, ...]: ...
 
-    def parse(self, text: str) -> Hashable: ...
+    @abstractmethod
+    def parse(self, text: str) -> Hashable:
+        """The architecture whose :meth:`format` is ``text``."""
 
-    def format(self, arch: Any) -> str: ...
+    @abstractmethod
+    def format(self, arch: Any) -> str:
+        """The canonical string form (``parse(format(a)) == a``)."""
 
-    def build(self, arch: Any, **net_options: Any) -> nn.Module: ...
+    @abstractmethod
+    def build(self, arch: Any, **net_options: Any) -> nn.Module:
+        """A standalone network of ``arch``."""
 
-    def supernet(self, **net_options: Any) -> nn.Module: ...
+    @abstractmethod
+    def supernet(self, **net_options: Any) -> nn.Module:
+        """The weight-sharing network: ``net(x, arch)`` runs only ``arch``'s ops."""
+
+    def files(self, arch: Any) -> dict[str, str]:
+        """What a run writes about its final architecture, by file name: ``architecture.txt`` (the string
+        form, which :meth:`parse` reads back)."""
+        return {"architecture.txt": self.format(arch) + "\n"}
+
+    def to_plain(self, arch: Any) -> Any:
+        """``arch`` as plain JSON data for the run's records (``metrics.jsonl``, ``top_architectures.json``);
+        default: the string form. A space whose string form is itself JSON returns the parsed data instead."""
+        return self.format(arch)
+
+    def draw(self, arch: Any, path_prefix: Path) -> list[Path]:
+        """Draws ``arch`` to files starting with ``path_prefix`` (needs matplotlib); default: no drawing."""
+        return []
+
+    encodings: ClassVar[tuple[str, ...]] = ("onehot",)
+    """The encodings :meth:`encode` offers, the space's preferred one first."""
+
+    def encode(self, arch: Any, encoding: str = "onehot") -> torch.Tensor:
+        """A fixed-length float vector of ``arch`` for predictors; ``onehot``: each decision's choice."""
+        if encoding != "onehot":
+            raise ValueError(f"unknown encoding {encoding!r} for the {self.name!r} space; it offers: "
+                             f"{', '.join(self.encodings)}")
+        parts = [torch.nn.functional.one_hot(torch.tensor(c), d.size).float()
+                 for c, d in zip(self.to_choices(arch), self.decisions)]
+        return torch.cat(parts)
+
+    @property
+    def size(self) -> int:
+        """Number of architectures (choice combinations) in the space."""
+        total = 1
+        for d in self.decisions:
+            total *= d.size
+        return total
 
 
 MixingWeights = dict[str, torch.Tensor]
@@ -112,11 +163,13 @@ class MixingLayout:
 
 
 @runtime_checkable
-class RelaxedSpace(Space, Protocol):
+class RelaxedSpace(Protocol):
     """A space with the relaxed view DARTS, GDAS and the other mixture strategies need.
 
     Its supernet accepts, besides an architecture, :data:`MixingWeights` shaped by :attr:`mixing_layout`.
     """
+
+    name: str
 
     @property
     def mixing_layout(self) -> MixingLayout: ...

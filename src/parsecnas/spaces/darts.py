@@ -11,13 +11,14 @@ strongest incoming edges by their strongest non-none op.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..ops import NONZERO_PRIMITIVES, PRIMITIVES
-from .base import Decision, MixingLayout, MixingWeights, register_space
+from .base import Decision, MixingLayout, MixingWeights, Space, register_space
 from .genotype import CELL_TYPES, NUM_NODES, Genotype
 
 EDGES_PER_CELL = sum(n + 2 for n in range(NUM_NODES))  # 14
@@ -114,7 +115,7 @@ def mixing_from_genotype(genotype: Genotype) -> MixingWeights:
     return out
 
 
-class DartsSpace:
+class DartsSpace(Space):
     """The DARTS cell space with PARSEC's decisions and DARTS's relaxed view. Architectures are
     :class:`Genotype` values.
 
@@ -126,10 +127,25 @@ class DartsSpace:
     """
 
     name = "darts"
+    trains_from_scratch = True
 
     @property
     def decisions(self) -> tuple[Decision, ...]:
         return parsec_decisions()
+
+    def files(self, arch: Any) -> dict[str, str]:
+        """``genotype.json`` (what ``parsecnas train RUN_DIR`` reads) and ``genotype.txt`` (the DARTS code's form)."""
+        return {"genotype.json": self.format(arch) + "\n", "genotype.txt": str(arch) + "\n"}
+
+    def to_plain(self, arch: Any) -> dict[str, Any]:
+        """The genotype as a JSON object (``Genotype.from_dict`` reads it back), not a JSON string inside JSON."""
+        return dict(arch.to_dict())
+
+    def draw(self, arch: Any, path_prefix: Path) -> list[Path]:
+        """Both cells, ``{prefix}_normal.png`` and ``{prefix}_reduce.png``."""
+        from ..report import draw_genotype
+
+        return list(draw_genotype(arch, path_prefix).values())
 
     def from_choices(self, choices: Sequence[int]) -> Genotype:
         return genotype_from_choices(choices)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import product
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from .base import Decision, MixingLayout, MixingWeights, register_space
+from .base import Decision, MixingLayout, MixingWeights, Space, register_space
 
 if TYPE_CHECKING:
     from ..estimators.tabular import NB201Table
@@ -104,7 +105,7 @@ def nb201_decisions() -> tuple[Decision, ...]:
     return tuple(Decision(f"node{i}/in{j}", NB201_OPS) for i, j in EDGES)
 
 
-class NB201Space:
+class NB201Space(Space):
     """The NAS-Bench-201 space. Architectures are :class:`NB201Arch` values.
 
     ``build`` and ``supernet`` options: ``num_cells`` (cells per stage, 5), ``channels`` (16), ``num_classes``
@@ -173,6 +174,12 @@ class NB201Space:
         w[torch.arange(len(EDGES)), torch.tensor(self.to_choices(arch))] = 1.0
         return {"cell": w}
 
+    encodings = ("path", "onehot")
+
+    def encode(self, arch: Any, encoding: str = "onehot") -> torch.Tensor:
+        """``path`` (:func:`nb201_path_encoding`, BANANAS's) or ``onehot`` (one per edge's op)."""
+        return nb201_path_encoding(_as_arch(arch)) if encoding == "path" else super().encode(arch, encoding)
+
     def lookup(self, arch: Any, dataset: str = "cifar10", data_dir: str | None = None) -> dict[str, Any]:
         """The NB201 table's record of ``arch`` (200-epoch runs): its index, test (and, where the table has it,
         validation) accuracy in percent on CIFAR-10, CIFAR-100 and ImageNet16-120, each dataset's optimum, and
@@ -212,3 +219,19 @@ def _as_arch(arch: Any) -> NB201Arch:
 
 
 register_space("nb201", NB201Space)
+
+
+_PATHS = ((0, 3), (0, 1, 3), (0, 2, 3), (0, 1, 2, 3))
+_PATH_OPS = tuple(op for op in NB201_OPS if op != "none")
+_SEQUENCES = {seq: k for k, seq in enumerate(s for n in (1, 2, 3) for s in product(_PATH_OPS, repeat=n))}
+
+
+def nb201_path_encoding(arch: NB201Arch) -> torch.Tensor:
+    """BANANAS's path encoding (White et al. 2021): a binary vector over the 4 + 16 + 64 op sequences, 1 where
+    some path from the cell's input to its output carries that sequence (paths through ``none`` carry none)."""
+    x = torch.zeros(len(_SEQUENCES))
+    for path in _PATHS:
+        ops = tuple(arch.op(b, a) for a, b in zip(path, path[1:]))
+        if "none" not in ops:
+            x[_SEQUENCES[ops]] = 1.0
+    return x

@@ -11,38 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
-from itertools import product
 from typing import Any
 
 import torch
 
 from ..spaces.base import Space, mutate, sample_uniform
-from ..spaces.nb201 import NB201_OPS, NB201Arch
+from ..spaces.nb201 import nb201_path_encoding as nb201_path_encoding  # re-exported: its old home
 from .blackbox import BlackBoxStrategy, register_blackbox
-
-_PATHS = ((0, 3), (0, 1, 3), (0, 2, 3), (0, 1, 2, 3))
-_OPS = tuple(op for op in NB201_OPS if op != "none")
-_SEQUENCES = {seq: k for k, seq in enumerate(s for n in (1, 2, 3) for s in product(_OPS, repeat=n))}
-
-
-def nb201_path_encoding(arch: NB201Arch) -> torch.Tensor:
-    """Binary vector over the 4 + 16 + 64 op sequences: 1 where some path from input to output carries it."""
-    x = torch.zeros(len(_SEQUENCES))
-    for path in _PATHS:
-        ops = tuple(arch.op(b, a) for a, b in zip(path, path[1:]))
-        if "none" not in ops:
-            x[_SEQUENCES[ops]] = 1.0
-    return x
 
 
 def onehot_encoding(space: Space, arch: Hashable) -> torch.Tensor:
-    """Concatenated one-hot vectors of the architecture's choice for every decision."""
-    parts = []
-    for decision, choice in zip(space.decisions, space.to_choices(arch)):
-        v = torch.zeros(decision.size)
-        v[choice] = 1.0
-        parts.append(v)
-    return torch.cat(parts)
+    """Concatenated one-hot vectors of the architecture's choice for every decision (``space.encode``)."""
+    return space.encode(arch, "onehot")
 
 
 @dataclass(frozen=True)
@@ -55,7 +35,8 @@ class BananasConfig:
         ensemble: MLPs in the ensemble; hidden, layers: their width and hidden layer count.
         epochs, lr: full-batch Adam steps and learning rate per fit.
         acquisition: ``its`` (independent Thompson sampling) or ``ucb`` (mean + ucb_beta * std).
-        encoding: ``onehot``, ``path`` (NB201 only) or ``auto`` (path on NB201, else one-hot).
+        encoding: one of the space's ``encodings`` (``onehot`` everywhere, ``path`` on NB201) or ``auto``: the
+            space's preferred one (path on NB201, else one-hot).
     """
 
     num_init: int = 10
@@ -74,8 +55,6 @@ class BananasConfig:
     def __post_init__(self) -> None:
         if self.acquisition not in ("its", "ucb"):
             raise ValueError(f"unknown acquisition {self.acquisition!r}; valid: its, ucb")
-        if self.encoding not in ("auto", "onehot", "path"):
-            raise ValueError(f"unknown encoding {self.encoding!r}; valid: auto, onehot, path")
         if min(self.num_init, self.proposals_per_fit, self.num_candidates, self.num_parents, self.ensemble,
                self.hidden, self.layers, self.epochs) < 1:
             raise ValueError(f"counts and sizes must be >= 1; got {self}")
@@ -128,18 +107,15 @@ class Bananas(BlackBoxStrategy):
         super().__init__(space, seed)
         self.config = config or BananasConfig()
         encoding = self.config.encoding
-        if encoding == "path" and space.name != "nb201":
-            raise ValueError(f"the path encoding is defined for the nb201 space, not {space.name!r}; "
-                             "use encoding='onehot' or 'auto'")
-        self.encoding = encoding if encoding != "auto" else ("path" if space.name == "nb201" else "onehot")
+        if encoding != "auto" and encoding not in space.encodings:
+            raise ValueError(f"the {encoding} encoding is not offered by the {space.name!r} space; it offers: "
+                             f"{', '.join(space.encodings)} (or 'auto': {space.encodings[0]})")
+        self.encoding = encoding if encoding != "auto" else space.encodings[0]
         self._asked: set[Hashable] = set()
         self._cache: list[Hashable] = []
 
     def encode(self, arch: Hashable) -> torch.Tensor:
-        if self.encoding == "path":
-            assert isinstance(arch, NB201Arch)
-            return nb201_path_encoding(arch)
-        return onehot_encoding(self.space, arch)
+        return self.space.encode(arch, self.encoding)
 
     def ask(self, n: int = 1) -> list[Hashable]:
         out: list[Hashable] = []
@@ -171,9 +147,15 @@ class Bananas(BlackBoxStrategy):
             child = mutate(self.space, parent, self.generator)
             if child not in self._asked:
                 found[child] = None
-        while len(found) < self.config.num_candidates // 2:  # a small or exhausted neighbourhood: go wider
-            found[self._unseen(lambda: sample_uniform(self.space, self.generator))] = None
-        return list(found)
+        # a small or exhausted neighbourhood: go wider, as far as the space has unseen architectures
+        want = min(self.config.num_candidates // 2, self.space.size - len(self._asked))
+        for _ in range(10 * self.config.num_candidates):
+            if len(found) >= want:
+                break
+            arch = sample_uniform(self.space, self.generator)
+            if arch not in self._asked:
+                found[arch] = None
+        return list(found) or parents  # every architecture asked already: re-rank the best
 
     def _fit(self) -> Ensemble:
         x = torch.stack([self.encode(a) for a, _ in self.history_])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,25 @@ class WeightSharingStrategy(ABC):
         """Scalars describing the belief (e.g. entropy), logged once per epoch."""
         return {}
 
+    def progress_metrics(self) -> dict[str, float]:
+        """A few cheap scalars for the progress bar, read every step (default: none)."""
+        return {}
+
+    def should_stop(self) -> bool:
+        """Whether the search should end after this epoch (DARTS+ early stopping); default: never."""
+        return False
+
+    def most_probable(self, n: int) -> list[tuple[Hashable, float]]:
+        """The ``n`` most probable architectures with their probabilities, for a belief that is a
+        distribution (PARSEC); default: none (the summary then lists none)."""
+        return []
+
+    def warm_start(self, exported: dict[str, Any]) -> list[str]:
+        """Initialises the belief from an earlier run's exported distribution (``distribution.json``,
+        ``--init-from``); returns the decisions it could not transfer. Default: this strategy cannot."""
+        raise ValueError(f"strategy {self.name!r} cannot warm-start from a learnt distribution (--init-from); "
+                         f"strategies that can: parsec")
+
     def outputs(self) -> dict[str, Any]:
         """JSON-safe artefacts for the run directory, by file stem (e.g. ``{"distribution": {...}}``)."""
         return {}
@@ -56,48 +76,106 @@ class WeightSharingStrategy(ABC):
 
 
 StrategyFactory = Callable[..., WeightSharingStrategy]
-_REGISTRY: dict[str, StrategyFactory] = {}
-_SPACES: dict[str, tuple[str, ...] | None] = {}
 
 
-def register_strategy(name: str, factory: StrategyFactory, spaces: Sequence[str] | None = None) -> None:
-    """Registers a weight-sharing strategy factory ``factory(space, config, seed)`` under ``name``.
+@dataclass(frozen=True)
+class StrategyEntry:
+    """One registered weight-sharing strategy: how to make it, how it is configured, what spaces it runs on.
 
-    ``spaces`` names the spaces it supports; ``None`` (default): any space offering the views it uses (PARSEC:
-    the decisions; DARTS and GDAS: the relaxed view, :class:`~parsecnas.spaces.base.RelaxedSpace`).
+    Attributes:
+        name: the registry key (``--strategy NAME``).
+        factory: ``factory(space, config, seed) -> WeightSharingStrategy``.
+        config_type: the frozen dataclass of its settings (``SearchConfig.settings``); ``None``: it has none.
+        spaces: names of the spaces it supports; ``None``: any space offering the views in ``needs``.
+        needs: protocols a space must satisfy (e.g. :class:`~parsecnas.spaces.base.RelaxedSpace`), checked
+            before a run directory is made.
+        summary: one line for ``--help`` and error messages.
     """
-    _REGISTRY[name] = factory
-    _SPACES[name] = None if spaces is None else tuple(spaces)
+
+    name: str
+    factory: StrategyFactory
+    config_type: type | None = None
+    spaces: tuple[str, ...] | None = None
+    needs: tuple[type, ...] = ()
+    summary: str = ""
+
+    def default_config(self) -> Any:
+        """The strategy's settings with every default (``None`` if it has no config type)."""
+        return None if self.config_type is None else self.config_type()
+
+    def missing(self, space: Space) -> str | None:
+        """Why ``space`` cannot host this strategy, or ``None`` when it can."""
+        if self.spaces is not None and space.name not in self.spaces:
+            return f"it supports the spaces: {', '.join(self.spaces)}"
+        for need in self.needs:
+            if not isinstance(space, need):
+                lacks = [m for m in vars(need) if not m.startswith("_") and not hasattr(space, m)]
+                return f"it needs a {need.__name__}; the space lacks {', '.join(lacks) or 'its methods'}"
+        return None
 
 
-def supports(name: str, space_name: str) -> bool:
-    """Whether registered strategy ``name`` is declared for the space named ``space_name``."""
-    allowed = _SPACES.get(name)
-    return allowed is None or space_name in allowed
+_REGISTRY: dict[str, StrategyEntry] = {}
 
 
-def strategies_for(space_name: str) -> list[str]:
-    """Registered strategies that support the space named ``space_name``."""
-    return sorted(n for n in _REGISTRY if supports(n, space_name))
+def register_strategy(name: str, factory: StrategyFactory, config_type: type | None = None, *,
+                      spaces: Sequence[str] | None = None, needs: Sequence[type] = (), summary: str = "") -> None:
+    """Registers a weight-sharing strategy: ``factory(space, config, seed)`` configured by ``config_type``.
+
+    A new strategy is one file that ends with this call, plus one import in ``strategies/__init__.py``; the
+    search loop, ``SearchConfig.settings``, the CLI and the conformance tests find it here.
+
+    Example:
+        >>> register_strategy("parsec", lambda space, config, seed: Parsec(space, config, seed),
+        ...                   ParsecConfig, summary="probabilistic NAS")  # doctest: +SKIP
+    """
+    _REGISTRY[name] = StrategyEntry(name, factory, config_type, None if spaces is None else tuple(spaces),
+                                    tuple(needs), summary)
+
+
+def strategy_entry(name: str) -> StrategyEntry:
+    """The registry entry of ``name``; a ValueError lists the valid names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown strategy {name!r}; valid strategies: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def strategy_config_type(name: str) -> type | None:
+    """The config dataclass of registered strategy ``name`` (what ``SearchConfig.settings`` holds for it)."""
+    return strategy_entry(name).config_type
+
+
+def supports(name: str, space: Space) -> bool:
+    """Whether registered strategy ``name`` can run on ``space``."""
+    return strategy_entry(name).missing(space) is None
+
+
+def strategies_for(space: Space) -> list[str]:
+    """Registered strategies that can run on ``space``."""
+    return sorted(n for n, entry in _REGISTRY.items() if entry.missing(space) is None)
 
 
 def check_space(name: str, space: Space) -> None:
-    """Raises a ValueError naming the space, the spaces ``name`` supports and the strategies that support it."""
-    if not supports(name, space.name):
-        allowed = ", ".join(_SPACES[name] or ())
-        raise ValueError(f"strategy {name!r} does not support the {space.name!r} space (it supports: {allowed}); "
-                         f"strategies for {space.name!r}: {', '.join(strategies_for(space.name))}")
+    """Raises a ValueError naming the space, what strategy ``name`` needs and the strategies that fit it."""
+    why = strategy_entry(name).missing(space)
+    if why is not None:
+        raise ValueError(f"strategy {name!r} does not support the {space.name!r} space ({why}); "
+                         f"strategies for {space.name!r}: {', '.join(strategies_for(space))}")
 
 
 def create_strategy(name: str, space: Space, config: Any, seed: int) -> WeightSharingStrategy:
-    """Creates a registered strategy, e.g. ``create_strategy("parsec", space, ParsecConfig(), seed=0)``."""
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown strategy {name!r}; valid strategies: {', '.join(sorted(_REGISTRY))}") from None
+    """Creates a registered strategy, e.g. ``create_strategy("parsec", space, ParsecConfig(), seed=0)``;
+    ``config=None`` takes the strategy's defaults."""
+    entry = strategy_entry(name)
     check_space(name, space)
-    return factory(space, config, seed)
+    if config is None:
+        config = entry.default_config()
+    elif entry.config_type is not None and not isinstance(config, entry.config_type):
+        raise TypeError(f"strategy {name!r} is configured by {entry.config_type.__name__}, "
+                        f"got {type(config).__name__}")
+    return entry.factory(space, config, seed)
 
 
 def list_strategies() -> list[str]:
+    """Names of the registered weight-sharing strategies."""
     return sorted(_REGISTRY)

@@ -350,4 +350,5 @@ class Darts(WeightSharingStrategy):
         self.steps, self.shrinks_done = int(state["steps"]), int(state["shrinks_done"])
 
 
-register_strategy("darts", lambda space, config, seed: Darts(space, config, seed))
+register_strategy("darts", lambda space, config, seed: Darts(space, config, seed), DartsConfig, needs=(RelaxedSpace,),
+                  summary="DARTS (1st/2nd order) and its variants FairDARTS, DARTS+, P-DARTS (Liu et al. 2019)")

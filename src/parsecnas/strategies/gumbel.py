@@ -24,14 +24,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ..nets.cells import SearchCell
 from ..nets.supernet import training_loss
-from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
 from ..spaces.base import RelaxedSpace, Space, as_relaxed
-from ..spaces.darts import EDGES_PER_CELL
-from ..spaces.genotype import CELL_TYPES
-from .base import Batch, WeightSharingStrategy, check_space, register_strategy
+from .base import Batch, WeightSharingStrategy, register_strategy
 from .darts import edge_entropy, init_logits, mixing_for, search_loss, skip_connections
 
 
@@ -130,17 +126,12 @@ def relaxed_gumbel_sample(logits: torch.Tensor, tau: float, generator: torch.Gen
 
 
 def op_parameter_counts(net: nn.Module) -> dict[str, torch.Tensor]:
-    """Parameters (millions) of each op of each edge, summed over the cells of each type (they share alpha)."""
-    out = {c: torch.zeros(EDGES_PER_CELL, len(PRIMITIVES)) for c in CELL_TYPES}
-    for cell in net.modules():
-        if not isinstance(cell, SearchCell):
-            continue
-        counts = out["reduce" if cell.reduction else "normal"]
-        for e, edge in enumerate(cell.edges):
-            assert isinstance(edge, nn.ModuleDict)
-            for name, op in edge.items():
-                counts[e, PRIMITIVES.index(name)] += sum(p.numel() for p in op.parameters()) / 1e6
-    return out
+    """Parameters (millions) of each op of each edge, summed over the cells of each type (they share alpha):
+    the supernet's ``op_parameters()``, which every supernet of a relaxed space provides."""
+    counts = getattr(net, "op_parameters", None)
+    if counts is None:
+        raise TypeError(f"SNAS's resource cost needs a supernet with op_parameters(); {type(net).__name__} has none")
+    return dict(counts())
 
 
 class _GumbelStrategy(WeightSharingStrategy):
@@ -253,7 +244,6 @@ class Snas(_GumbelStrategy):
     config: SnasConfig
 
     def __init__(self, space: Space, config: SnasConfig | None = None, seed: int = 0) -> None:
-        check_space(self.name, space)
         super().__init__(space, config or SnasConfig(), seed)
         self._costs: dict[str, torch.Tensor] | None = None
 
@@ -261,7 +251,7 @@ class Snas(_GumbelStrategy):
         """Expected parameters (millions) of the cells under the relaxed sample: sum Z * params(op)."""
         if self._costs is None:  # measured once, on first use
             self._costs = op_parameter_counts(net)
-        return torch.stack([(sample[c] * self._costs[c].to(sample[c].dtype)).sum() for c in CELL_TYPES]).sum()
+        return torch.stack([(sample[c] * self._costs[c].to(sample[c].dtype)).sum() for c in self.layout.cells]).sum()
 
     def step(self, net: nn.Module, weights: WeightOptimizer, train: Batch, search: Batch) -> dict[str, float]:
         tau = self.tau
@@ -277,5 +267,7 @@ class Snas(_GumbelStrategy):
         return {"loss": ce.item(), "resource": resource.item(), "grad_norm": grad_norm, "tau": tau}
 
 
-register_strategy("gdas", lambda space, config, seed: Gdas(space, config, seed))
-register_strategy("snas", lambda space, config, seed: Snas(space, config, seed), spaces=("darts",))
+register_strategy("gdas", lambda space, config, seed: Gdas(space, config, seed), GdasConfig, needs=(RelaxedSpace,),
+                  summary="GDAS: one Gumbel-max sampled op per edge (Dong & Yang 2019)")
+register_strategy("snas", lambda space, config, seed: Snas(space, config, seed), SnasConfig, needs=(RelaxedSpace,),
+                  summary="SNAS: relaxed Gumbel-softmax samples with a resource cost (Xie et al. 2019)")

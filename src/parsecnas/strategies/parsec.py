@@ -367,6 +367,19 @@ class Parsec(WeightSharingStrategy):
         """The ``n`` most probable architectures and their probabilities under p(alpha | pi)."""
         return [(self.space.from_choices(c), p) for c, p in self.distribution.most_probable(n) if p > 0]
 
+    def progress_metrics(self) -> dict[str, float]:
+        with torch.no_grad():
+            return {"entropy": float(self.distribution.entropy())}
+
+    def warm_start(self, exported: dict[str, Any]) -> list[str]:
+        """Copies the logits of every decision of ``exported`` whose name and size match (PARSEC section 4.2:
+        a distribution learnt on a small network or another dataset); returns the decisions missed."""
+        missed = self.distribution.transfer_from(exported)
+        if len(missed) == len(self.distribution.decisions):
+            raise ValueError(f"--init-from: none of the {len(missed)} decisions of the {self.space.name!r} space "
+                             f"is in the given distribution (its decisions: {', '.join(exported['names'][:4])}, ...)")
+        return missed
+
     def epoch_metrics(self) -> dict[str, float]:
         with torch.no_grad():
             probs = self.distribution.probs()
@@ -376,7 +389,7 @@ class Parsec(WeightSharingStrategy):
         return {**metrics, **{f"p_{op}": p for op, p in self.op_marginals().items()}}
 
     def outputs(self) -> dict[str, Any]:
-        top = [{"probability": p, "genotype": self.space.format(a)} for a, p in self.most_probable(10)]
+        top = [{"probability": p, "architecture": self.space.to_plain(a)} for a, p in self.most_probable(10)]
         return {"distribution": self.distribution.export(), "top_architectures": top,
                 "op_marginals": {"ops": self.ops, "epochs": self.history}}
 
@@ -401,4 +414,6 @@ class Parsec(WeightSharingStrategy):
         self.history = [dict(h) for h in state.get("history", [])]
 
 
-register_strategy("parsec", lambda space, config, seed: Parsec(space, config, seed))
+register_strategy("parsec", lambda space, config, seed: Parsec(space, config, seed), ParsecConfig,
+                  summary="PARSEC: categorical distributions learnt by importance-weighted Monte Carlo EB "
+                          "(Casale et al. 2019); runs only the K sampled paths")

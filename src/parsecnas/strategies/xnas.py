@@ -18,6 +18,7 @@ asking for it on another space raises an error naming the strategies that suppor
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,9 @@ import torch
 from torch import nn
 
 from ..nets.supernet import training_loss
-from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
-from ..spaces.base import Space, as_relaxed
-from ..spaces.darts import EDGES_PER_CELL, derive_genotype
-from ..spaces.genotype import CELL_TYPES, Genotype
-from .base import Batch, WeightSharingStrategy, check_space, register_strategy
+from ..spaces.base import RelaxedSpace, Space, as_relaxed
+from .base import Batch, WeightSharingStrategy, register_strategy
 from .darts import edge_entropy, mixing_for, search_loss, skip_connections
 
 
@@ -116,16 +114,13 @@ class Xnas(WeightSharingStrategy):
     name = "xnas"
 
     def __init__(self, space: Space, config: XnasConfig | None = None, seed: int = 0) -> None:
-        check_space(self.name, space)
         self.space = as_relaxed(space, self.name)
+        self.layout = self.space.mixing_layout
         self.config = config or XnasConfig()
         self.generator = torch.Generator().manual_seed(seed)
-        shape = (EDGES_PER_CELL, len(PRIMITIVES))
-        self.log_v = {c: torch.zeros(shape) for c in CELL_TYPES}
-        self.active = {c: torch.ones(shape, dtype=torch.bool) for c in CELL_TYPES}
-        if not self.config.include_none:
-            for mask in self.active.values():
-                mask[:, PRIMITIVES.index("none")] = False
+        self.log_v = {c: torch.zeros(self.layout.shape) for c in self.layout.cells}
+        excluded = () if self.config.include_none or "none" not in self.layout.ops else ("none",)
+        self.active = self.layout.mask(excluded)
         self.bound = self.config.reward_bound or 0.0
         self.steps = 0
         self.survivors: list[dict[str, list[int]]] = []
@@ -169,8 +164,8 @@ class Xnas(WeightSharingStrategy):
         """Surviving ops over both cell types' edges."""
         return sum(int(m.sum()) for m in self.active.values())
 
-    def derive(self) -> Genotype:
-        return derive_genotype(self.weights())
+    def derive(self) -> Hashable:
+        return self.space.derive(self.weights())
 
     def epoch_metrics(self) -> dict[str, float]:
         return {"surviving_ops": float(self.surviving()),
@@ -179,7 +174,7 @@ class Xnas(WeightSharingStrategy):
 
     def outputs(self) -> dict[str, Any]:
         return {"xnas_survivors": {"steps_per_epoch": self.config.steps_per_epoch, "epochs": self.survivors},
-                "architecture_weights": {"primitives": list(PRIMITIVES),
+                "architecture_weights": {"primitives": list(self.layout.ops),
                                          **{c: w.tolist() for c, w in self.weights().items()}}}
 
     def figures(self, directory: Path) -> list[Path]:
@@ -207,9 +202,10 @@ def plot_survivors(record: dict[str, Any], path: str | Path) -> Path:
     epochs = record["epochs"]
     if not epochs:
         raise ValueError("no survivor counts recorded yet: XNAS logs them at the end of each epoch")
-    fig = new_figure(8, 3)
-    for k, cell in enumerate(CELL_TYPES):
-        ax = fig.add_subplot(1, len(CELL_TYPES), k + 1)
+    cells = list(epochs[0])
+    fig = new_figure(4 * len(cells), 3)
+    for k, cell in enumerate(cells):
+        ax = fig.add_subplot(1, len(cells), k + 1)
         counts = torch.tensor([e[cell] for e in epochs], dtype=torch.float).reshape(len(epochs), -1)
         xs = list(range(1, len(epochs) + 1))
         for edge in range(counts.shape[1]):
@@ -218,10 +214,11 @@ def plot_survivors(record: dict[str, Any], path: str | Path) -> Path:
         ax.set_title(f"{cell} cell")
         ax.set_xlabel("epoch")
         ax.set_ylabel("surviving ops per edge")
-        ax.set_ylim(0, len(PRIMITIVES) + 0.5)
+        ax.set_ylim(0, float(counts.max()) + 0.5)
         ax.legend(loc="upper right")
     fig.tight_layout()
     return save_figure(fig, path)
 
 
-register_strategy("xnas", lambda space, config, seed: Xnas(space, config, seed), spaces=("darts",))
+register_strategy("xnas", lambda space, config, seed: Xnas(space, config, seed), XnasConfig, needs=(RelaxedSpace,),
+                  summary="XNAS: experts with exponentiated gradients and wipeout (Nayman et al. 2019)")
