@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from _measure import markdown_table, set_threads
 
-from parsecnas.estimators.tabular import NB201Table
+from parsecnas.estimators.tabular import NB201Table, nb201_record
 from parsecnas.optim import WeightOptimConfig
 from parsecnas.search import DataConfig, NetConfig, SearchConfig, load_trained_supernet, run_search
 from parsecnas.spaces import get_space
@@ -137,7 +137,7 @@ def child(args: argparse.Namespace) -> None:
         candidates = [sample_uniform(space, gen) for _ in range(RSPS_CANDIDATES)]
         scores = [trained.accuracy(c) for c in candidates]
         arch = candidates[max(range(len(scores)), key=scores.__getitem__)]
-    found = space.lookup(arch, "cifar10")
+    found = nb201_record(arch, "cifar10")
     last = result.metrics[-1]
     record = {"variant": args.variant, "seed": args.seed, "arch": str(arch),
               "cifar10": found["accuracies"]["cifar10"]["test"], "cifar100": found["accuracies"]["cifar100"]["test"],

@@ -141,9 +141,8 @@ def _train_ensemble(args: argparse.Namespace, config: TrainConfig) -> int:
 def cmd_evaluate(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """Top-1/top-5 test accuracy of a trained model on a dataset's test split."""
     from .data import Loader, LoaderConfig, load_dataset
+    from .evaluation import evaluate, resolve_device
     from .export import load_model, model_record
-    from .search import resolve_device
-    from .train import evaluate
 
     if extra:
         raise ConfigError(f"unrecognised arguments {list(extra)}")

@@ -32,14 +32,15 @@ import torch
 from .config import from_dict
 from .data import Loader, load_dataset
 from .distributions import CategoricalProduct
+from .evaluation import autocast_dtype, iter_logits, resolve_device, topk_accuracy
 from .export import load_model
 from .run import Run
-from .search import SearchConfig, load_distribution, resolve_device
+from .search import SearchConfig, load_distribution
 from .spaces import get_space, sample_uniform
 from .spaces.base import Space, choice_op
 from .spaces.genotype import Genotype, resolve_genotype
 from .strategies import ParsecConfig
-from .train import TrainConfig, autocast_dtype, evaluation_loader, iter_logits, topk_accuracy, train_genotype
+from .train import TrainConfig, evaluation_loader, train_genotype
 
 DEFAULT_SPACE = "darts"
 """The space of a search run whose ``config.yaml`` names none (``SearchConfig.space``'s default)."""
@@ -129,7 +130,7 @@ class EnsemblePrediction:
     Attributes:
         probs: (N, C) mean of the members' softmax probabilities, on the CPU.
         labels: (N,) the labels, in the loader's order.
-        member_accuracy: each member's :func:`~parsecnas.train.topk_accuracy` on the same examples.
+        member_accuracy: each member's :func:`~parsecnas.evaluation.topk_accuracy` on the same examples.
     """
 
     probs: torch.Tensor

@@ -22,10 +22,12 @@ import torch
 
 from .config import to_dict, typed_by
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search_split
+from .estimators.tabular import table_record
+from .evaluation import evaluate, resolve_device
 from .optim import WeightOptimConfig, WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
 from .spaces import get_space
-from .spaces.base import Space, TabulatedSpace
+from .spaces.base import Space
 from .strategies import WeightSharingStrategy, create_strategy, list_strategies
 from .strategies.base import check_space, strategy_config_type
 
@@ -177,12 +179,6 @@ class EpochStats:
         return {**means, **{f"{key}_min": value for key, value in self.lowest.items()}}
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 @dataclass
 class _Setup:
     space: Space
@@ -205,19 +201,20 @@ class TableLookup:
     """
 
     def __init__(self, space: Space, dataset: str, data_dir: str | None) -> None:
-        self.space: TabulatedSpace | None = space if isinstance(space, TabulatedSpace) else None
+        self.space_name = space.name
+        self.record = table_record(space.name)
         self.dataset = dataset
         self.data_dir = data_dir
 
     def __call__(self, arch: Hashable) -> dict[str, Any] | None:
-        if self.space is None:
+        if self.record is None:
             return None
         try:
-            return self.space.lookup(arch, self.dataset, self.data_dir)
+            return self.record(arch, self.dataset, self.data_dir)
         except FileNotFoundError as error:
             _log.warning("skipping the %s benchmark lookup (table_test_accuracy, benchmark_lookup.json): %s",
-                         self.space.name, error)
-            self.space = None
+                         self.space_name, error)
+            self.record = None
             return None
 
 
@@ -303,19 +300,11 @@ def _layout(batch: tuple[torch.Tensor, torch.Tensor], channels_last: bool) -> tu
     return (x.contiguous(memory_format=torch.channels_last) if channels_last else x), y
 
 
-@torch.no_grad()
 def evaluate_architecture(net: torch.nn.Module, arch: Any, loader: Loader, channels_last: bool = True) -> float:
-    """Accuracy of ``arch`` with the shared weights over one pass of ``loader``.
-
-    The supernet's batch norm always uses batch statistics (see docs/architecture.md), so this is measured in
-    batches of the loader's size (256 for the held-out loader), a fixed-order pass over fixed examples.
-    """
-    correct = total = 0
-    for batch in loader:
-        x, y = _layout(batch, channels_last)
-        correct += int((net(x, arch).argmax(1) == y).sum())
-        total += y.numel()
-    return correct / max(1, total)
+    """Top-1 accuracy of ``arch`` with the shared weights over one pass of ``loader`` (the one evaluation loop,
+    :func:`parsecnas.evaluation.evaluate`). The supernet's batch norm always uses batch statistics (see
+    docs/architecture.md), so this is measured in batches of the loader's size (256 for the held-out loader)."""
+    return evaluate(net, loader, channels_last, arch=arch)["top1"]
 
 
 def load_distribution(run_dir: str | Path) -> dict[str, Any]:

@@ -10,8 +10,6 @@ a killed run resumes from its per-epoch checkpoint to the same result.
 
 from __future__ import annotations
 
-import contextlib
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,10 +21,12 @@ import torch.nn.functional as F
 from .config import ConfigError, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset
 from .estimators.cost import count_multiply_adds, count_parameters
+from .evaluation import autocast, autocast_dtype, evaluate, resolve_device, to_layout
+from .evaluation import iter_logits as iter_logits  # re-exported: their old home
+from .evaluation import topk_accuracy as topk_accuracy
 from .export import save_model
 from .nets import EvalNetwork, build_network
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
-from .search import resolve_device
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
@@ -119,72 +119,6 @@ def protocol_config(name: str) -> TrainConfig:
     if name not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {name!r}; valid: {', '.join(PROTOCOLS)}")
     return TrainConfig.imagenet() if name == "imagenet" else TrainConfig()
-
-
-def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-
-def autocast_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
-    """The autocast dtype, or None for full precision."""
-    if amp is None:
-        amp = device.type == "cuda"
-    if not amp:
-        return None
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
-
-
-@torch.no_grad()
-def iter_logits(net: torch.nn.Module, loader: Loader, channels_last: bool = True,
-                amp_dtype: torch.dtype | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Float logits and labels of each batch of ``loader``, in the loader's order, with ``net`` in eval mode (BN
-    running statistics, no drop path)."""
-    net.eval()
-    device = next(net.parameters()).device
-    for x, y in loader:
-        with _autocast(device, amp_dtype):
-            logits = net(_layout(x, channels_last)).float()
-        yield logits, y
-
-
-def _hits(scores: torch.Tensor, labels: torch.Tensor) -> tuple[int, int]:
-    """How many rows of (N, C) ``scores`` rank their label first, and how many among the top five."""
-    hits = scores.topk(min(5, scores.shape[1]), dim=1).indices == labels[:, None]
-    return int(hits[:, 0].sum()), int(hits.any(1).sum())
-
-
-def _accuracy(top1: int, top5: int, total: int, num_classes: int) -> dict[str, float]:
-    many = num_classes > 5 and total > 0
-    return {"top1": top1 / max(1, total), "top5": top5 / max(1, total) if many else math.nan}
-
-
-def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Top-1 and top-5 accuracy of (N, C) ``scores`` (logits or probabilities); top-5 is NaN for C <= 5.
-
-    Example:
-        >>> topk_accuracy(torch.tensor([[0.9, 0.1], [0.8, 0.2]]), torch.tensor([0, 1]))
-        {'top1': 0.5, 'top5': nan}
-    """
-    return _accuracy(*_hits(scores, labels), labels.numel(), scores.shape[1])
-
-
-def evaluate(net: torch.nn.Module, loader: Loader, channels_last: bool = True,
-             amp_dtype: torch.dtype | None = None) -> dict[str, float]:
-    """Top-1 and top-5 accuracy of ``net`` (eval mode: BN running statistics, no drop path) over ``loader``.
-
-    With fewer than 6 classes top-5 is trivially 1 and reported as NaN.
-    """
-    top1 = top5 = total = num_classes = 0
-    for logits, y in iter_logits(net, loader, channels_last, amp_dtype):
-        hit1, hit5 = _hits(logits, y)
-        top1, top5, total, num_classes = top1 + hit1, top5 + hit5, total + y.numel(), logits.shape[1]
-    return _accuracy(top1, top5, total, num_classes)
 
 
 def evaluation_loader(ds: ImageDataset, config: TrainConfig, device: torch.device) -> Loader:
@@ -292,8 +226,8 @@ def train_genotype(
             total_loss = 0.0
             for _ in range(steps):
                 x, y = train.next_batch()
-                with _autocast(device, amp_dtype):
-                    logits, aux = forward(_layout(x, config.channels_last))
+                with autocast(device, amp_dtype):
+                    logits, aux = forward(to_layout(x, config.channels_last))
                 loss = training_loss(logits, aux, y, config.auxiliary_weight, config.label_smoothing)
                 sgd.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()

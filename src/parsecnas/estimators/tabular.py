@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..data.files import search_dirs
-from ..spaces.nb201 import NB201Arch
+from ..spaces.nb201_arch import NB201Arch, as_nb201_arch
 
 DATASETS = ("cifar10", "cifar100", "imagenet16")
 """Dataset names of the table (``imagenet16`` is ImageNet16-120; ``"ImageNet16-120"`` is accepted too)."""
@@ -252,3 +253,52 @@ class NB201Benchmark:
 
     def __call__(self, arch: Any) -> TabularResult:
         return self.table.query(arch, self.dataset, self.epochs, self.select)
+
+
+_TABLES: dict[str, NB201Table] = {}
+"""NB201 tables read so far, by file (each is read once)."""
+
+
+def nb201_record(arch: Any, dataset: str = "cifar10", data_dir: str | None = None) -> dict[str, Any]:
+    """The NB201 table's record of ``arch`` (200-epoch runs): its index, test (and, where the table has it,
+    validation) accuracy in percent on CIFAR-10, CIFAR-100 and ImageNet16-120, each dataset's optimum, and
+    ``test_accuracy`` on the table's counterpart of ``dataset`` (CIFAR-10 for datasets it lacks).
+
+    Raises:
+        FileNotFoundError: the table is not under ``data_dir``, ``$PARSECNAS_DATA`` or the user cache.
+    """
+    path = str(find_benchmark_file(*_MERGED, data_dir=data_dir))  # raises FileNotFoundError when absent
+    table = _TABLES.setdefault(path, NB201Table(data_dir))
+    index = table.index(as_nb201_arch(arch))
+    accuracies: dict[str, dict[str, float]] = {}
+    optimum: dict[str, dict[str, Any]] = {}
+    for name in DATASETS:
+        result = table.query(index, name, 200, select="test")
+        accuracies[name] = {"test": result.test_accuracy}
+        if result.valid_accuracy == result.valid_accuracy:  # not NaN: the table has a validation column
+            accuracies[name]["valid"] = result.valid_accuracy
+        best, best_accuracy = table.best(name, 200, "test")
+        optimum[name] = {"index": best, "arch": table.arch_strings[best], "test": best_accuracy}
+    try:
+        target = canonical_dataset(dataset)
+    except ValueError:
+        target = "cifar10"
+    return {"benchmark": "NAS-Bench-201", "epochs": 200, "arch": str(as_nb201_arch(arch)), "index": index,
+            "dataset": target, "test_accuracy": accuracies[target]["test"], "accuracies": accuracies,
+            "optimum": optimum}
+
+
+TableRecord = Callable[[Any, str, "str | None"], dict[str, Any]]
+_RECORDS: dict[str, TableRecord] = {"nb201": nb201_record}
+
+
+def register_table(space: str, record: TableRecord) -> None:
+    """Registers the tabular benchmark of the space named ``space``: ``record(arch, dataset, data_dir)``
+    returns the table's JSON-safe record of ``arch`` with ``test_accuracy`` (raising ``FileNotFoundError`` when
+    the table is not installed). The search loop looks every epoch's derived architecture up in it."""
+    _RECORDS[space] = record
+
+
+def table_record(space: str) -> TableRecord | None:
+    """The registered table lookup of the space named ``space``, or ``None`` if it has no table."""
+    return _RECORDS.get(space)

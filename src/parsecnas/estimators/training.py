@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ..data import Loader, LoaderConfig, load_dataset, train_search_split
-from ..search import resolve_device
+from ..evaluation import evaluate, resolve_device
 from ..spaces.base import Space
 from .cost import count_parameters
 
@@ -118,7 +118,6 @@ class PartialTraining:
             torch.nn.utils.clip_grad_norm_(net.parameters(), c.grad_clip)
             sgd.step()
             schedule.step()
-        from ..train import evaluate  # here: train imports the search loop, which imports estimators
 
         score = evaluate(net, valid)["top1"]
         return TrainingResult(arch, score, epochs, steps, time.perf_counter() - start, count_parameters(net) / 1e6)

@@ -10,8 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import PRIMITIVES, Identity, ReducePreprocess, ReLUConvBN, Zero, apply_op, drop_path, make_op
-from ..spaces.darts import edge_index, edges
-from ..spaces.genotype import NUM_NODES, Genotype, Pair
+from ..spaces.genotype import NUM_NODES, Genotype, Pair, edge_index, edges
 
 
 @dataclass(frozen=True)

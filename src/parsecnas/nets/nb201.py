@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..spaces.nb201 import EDGES, NB201_OPS, NUM_NODES, NB201Arch
+from ..spaces.nb201_arch import EDGES, NB201_OPS, NUM_NODES, NB201Arch
 
 
 def _bn(channels: int, affine: bool) -> nn.BatchNorm2d:

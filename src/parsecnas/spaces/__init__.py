@@ -6,7 +6,6 @@ from .base import (
     MixingWeights,
     RelaxedSpace,
     Space,
-    TabulatedSpace,
     as_relaxed,
     get_space,
     list_spaces,
@@ -17,14 +16,12 @@ from .base import (
 from .darts import (
     DartsSpace,
     derive_genotype,
-    edge_index,
-    edges,
     genotype_from_choices,
     mixing_from_genotype,
     parsec_decisions,
 )
-from .genotype import CELL_TYPES, Genotype, published_genotypes, resolve_genotype
-from .nb201 import NB201_OPS, NB201Arch, NB201Space, nb201_decisions
+from .genotype import CELL_TYPES, Genotype, edge_index, edges, published_genotypes, resolve_genotype
+from .nb201 import NB201_OPS, NB201Arch, NB201Space, nb201_decisions, nb201_path_encoding
 
 __all__ = [
     "CELL_TYPES",
@@ -38,7 +35,6 @@ __all__ = [
     "NB201_OPS",
     "RelaxedSpace",
     "Space",
-    "TabulatedSpace",
     "as_relaxed",
     "derive_genotype",
     "edge_index",
@@ -49,6 +45,7 @@ __all__ = [
     "mixing_from_genotype",
     "mutate",
     "nb201_decisions",
+    "nb201_path_encoding",
     "parsec_decisions",
     "published_genotypes",
     "register_space",

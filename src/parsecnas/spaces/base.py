@@ -183,18 +183,6 @@ class RelaxedSpace(Protocol):
         ...
 
 
-@runtime_checkable
-class TabulatedSpace(Protocol):
-    """A space with a tabular benchmark: trained accuracies of its architectures can be looked up."""
-
-    name: str
-
-    def lookup(self, arch: Any, dataset: str, data_dir: str | None = None) -> dict[str, Any]:
-        """The benchmark's record of ``arch`` (JSON-safe) with ``test_accuracy`` on the table's counterpart of
-        ``dataset``; raises ``FileNotFoundError`` when the table is not installed."""
-        ...
-
-
 def as_relaxed(space: Space, strategy: str) -> RelaxedSpace:
     """``space`` as a :class:`RelaxedSpace`, or a clear error naming the strategy that needs the relaxed view."""
     if not isinstance(space, RelaxedSpace):

@@ -19,23 +19,10 @@ from torch import nn
 
 from ..ops import NONZERO_PRIMITIVES, PRIMITIVES
 from .base import Decision, MixingLayout, MixingWeights, Space, register_space
-from .genotype import CELL_TYPES, NUM_NODES, Genotype
+from .genotype import CELL_TYPES, EDGES_PER_CELL, NUM_NODES, Genotype, edge_index
 
-EDGES_PER_CELL = sum(n + 2 for n in range(NUM_NODES))  # 14
 MIXING_LAYOUT = MixingLayout(CELL_TYPES, EDGES_PER_CELL, PRIMITIVES)
 """DARTS's relaxed view: (14 edges, 8 ops) weights for each of the normal and the reduction cell."""
-
-
-def edge_index(node: int, source: int) -> int:
-    """Index of the edge from ``source`` (0..node+1) into intermediate ``node`` (0..3) in DARTS's order."""
-    if not 0 <= source < node + 2:
-        raise ValueError(f"node {node} reads from inputs 0..{node + 1}, not {source}")
-    return sum(n + 2 for n in range(node)) + source
-
-
-def edges() -> list[tuple[int, int]]:
-    """``(node, source)`` for each of the 14 edges of a cell, in DARTS's order."""
-    return [(n, j) for n in range(NUM_NODES) for j in range(n + 2)]
 
 
 def parsec_decisions() -> tuple[Decision, ...]:

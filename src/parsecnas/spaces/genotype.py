@@ -19,6 +19,20 @@ CELL_TYPES: tuple[str, str] = ("normal", "reduce")
 
 Pair = tuple[str, int]
 
+EDGES_PER_CELL = sum(n + 2 for n in range(NUM_NODES))  # 14
+
+
+def edge_index(node: int, source: int) -> int:
+    """Index of the edge from ``source`` (0..node+1) into intermediate ``node`` (0..3) in DARTS's order."""
+    if not 0 <= source < node + 2:
+        raise ValueError(f"node {node} reads from inputs 0..{node + 1}, not {source}")
+    return sum(n + 2 for n in range(node)) + source
+
+
+def edges() -> list[tuple[int, int]]:
+    """``(node, source)`` for each of the 14 edges of a cell, in DARTS's order."""
+    return [(n, j) for n in range(NUM_NODES) for j in range(n + 2)]
+
 
 def _check_cell(cell: str, pairs: tuple[Pair, ...], concat: tuple[int, ...]) -> None:
     if len(pairs) != 2 * NUM_NODES:
