@@ -18,6 +18,7 @@ import torch
 
 from .config import ConfigError, load_config, to_dict
 from .run.checkpoint import CheckpointError
+from .run.lock import RunLockError
 from .run.rundir import RunError
 
 if TYPE_CHECKING:
@@ -342,7 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.manual_seed(0)  # only the CLI touches the global RNG; library code uses its own generators
     try:
         return int(args.func(args, extra))
-    except (ConfigError, ValueError, FileNotFoundError, CheckpointError, RunError, ImportError) as err:
+    except (ConfigError, ValueError, FileNotFoundError, CheckpointError, RunError, RunLockError,
+            ImportError) as err:
         print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -323,6 +323,11 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
     """
     check_space(config.strategy, get_space(config.space))  # before the run directory exists
     run = Run(run_dir)
+    with run.lock(resume=resume):  # held until the search ends: a second process on run_dir is refused
+        return _search(config, run, resume, progress)
+
+
+def _search(config: SearchConfig, run: Run, resume: bool, progress: bool) -> SearchResult:
     resuming = run.create(to_dict(config), resume=resume)
     s = _setup(config)
     if config.init_from and hasattr(s.strategy, "distribution"):

@@ -25,7 +25,7 @@ from .data import ImageDataset, Loader, LoaderConfig, load_dataset
 from .estimators.cost import count_multiply_adds, count_parameters
 from .export import save_model
 from .nets import EvalNetwork, build_network
-from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
+from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .search import resolve_device
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
@@ -254,6 +254,12 @@ def train_genotype(
     provenance = search_provenance(genotype)
     genotype = resolve_genotype(genotype)
     run = Run(run_dir)
+    with run.lock(resume=resume):  # held until the training ends: a second process on run_dir is refused
+        return _train(genotype, provenance, config, run, resume, progress)
+
+
+def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
+           progress: bool) -> dict[str, Any]:
     resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume)
     device = resolve_device(config.device)
     ds = load_dataset(config.dataset, config.data_dir)
@@ -345,14 +351,17 @@ def train_seeds(
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {list(seeds)}")
     root = Path(run_dir)
+    dirs = [root / f"seed-{seed}" for seed in seeds]
+    if resume and not any(Run(d).exists() for d in dirs):
+        raise RunError(f"nothing to resume in {root}: it holds no seed run (looked for "
+                       f"{dirs[0] / 'config.yaml'} ...); check the directory name, or drop --resume")
     results = []
-    for seed in seeds:
-        seed_dir = root / f"seed-{seed}"
+    for seed, seed_dir in zip(seeds, dirs, strict=True):
         if resume and (seed_dir / "result.json").is_file():
             results.append(Run(seed_dir).read_json("result.json"))
             continue
-        results.append(train_genotype(genotype, replace(config, seed=seed), seed_dir, resume=resume,
-                                      progress=progress))
+        results.append(train_genotype(genotype, replace(config, seed=seed), seed_dir,
+                                      resume=resume and Run(seed_dir).exists(), progress=progress))
     summary = summarize(results)
     Run(root).write_json("summary.json", summary)
     return summary

@@ -44,9 +44,14 @@ def test_resume_with_the_same_config_is_allowed(tmp_path: Path) -> None:
     assert Run(tmp_path).create(as_tuples, resume=True) is True
 
 
-def test_resume_flag_starts_a_new_run_when_there_is_none(tmp_path: Path) -> None:
-    assert Run(tmp_path / "fresh").create(CONFIG, resume=True) is False
-    assert Run(tmp_path / "fresh").exists()
+@pytest.mark.parametrize("kind", ["missing", "empty"])
+def test_resume_of_a_directory_without_a_run_is_refused_naming_what_it_looked_for(tmp_path: Path, kind) -> None:
+    path = tmp_path / "mistyped"
+    if kind == "empty":
+        path.mkdir()
+    with pytest.raises(RunError, match=f"nothing to resume in .*looked for {path / 'config.yaml'}"):
+        Run(path).create(CONFIG, resume=True)
+    assert (kind == "empty") == path.exists() and not Run(path).exists()
 
 
 def test_resume_with_a_different_config_names_the_differing_keys(tmp_path: Path) -> None:

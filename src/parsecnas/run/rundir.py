@@ -6,16 +6,21 @@ Layout::
         config.yaml      the resolved config, written once; a resumed run must match it
         metrics.jsonl    one JSON record per line (see parsecnas.run.metrics)
         checkpoint.pt    the latest checkpoint (see parsecnas.run.checkpoint)
+        .lock            held by the process running it (see parsecnas.run.lock)
         ...              final outputs: genotype.json, cell drawings, curves
+
+A search or training holds :meth:`Run.lock` for its whole life, so a second process on the same directory is
+refused instead of interleaving its epochs with the first one's.
 
 Example:
     >>> import tempfile, pathlib
     >>> run = Run(pathlib.Path(tempfile.mkdtemp()) / "search")
-    >>> run.create({"epochs": 2, "optim": {"lr": 0.1}})  # False: a new run
+    >>> with run.lock():
+    ...     run.create({"epochs": 2, "optim": {"lr": 0.1}})  # False: a new run
+    ...     for epoch in range(2):
+    ...         run.log({"epoch": epoch, "mode_accuracy": 0.5 + 0.1 * epoch})
+    ...         _ = run.save_checkpoint({"epoch": epoch})
     False
-    >>> for epoch in range(2):
-    ...     run.log({"epoch": epoch, "mode_accuracy": 0.5 + 0.1 * epoch})
-    ...     _ = run.save_checkpoint({"epoch": epoch})
     >>> Run(run.path).create({"epochs": 2, "optim": {"lr": 0.1}}, resume=True)  # True: resumed
     True
     >>> run.restore()["epoch"]
@@ -35,6 +40,7 @@ import yaml
 
 from parsecnas.run.atomic import atomic_write_text, remove_stale_temp_files
 from parsecnas.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from parsecnas.run.lock import LOCK_FILE, RunLock
 from parsecnas.run.metrics import MetricsLog
 
 __all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "METRICS_FILE", "Run", "RunError"]
@@ -67,20 +73,36 @@ class Run:
         """Whether the directory already holds a run (has a ``config.yaml``)."""
         return (self.path / CONFIG_FILE).is_file()
 
+    def lock(self, *, resume: bool = False) -> RunLock:
+        """The directory's exclusive lock, to hold (``with run.lock(): ...``) for as long as the run writes.
+
+        Args:
+            resume: the run is to be resumed, so the directory must hold one already.
+
+        Raises:
+            RunError: the path exists but is a file or a non-empty directory that holds no run, or ``resume``
+                is True and it holds no run (nothing is written then).
+            RunLockError: another process holds the run (on entering the ``with``).
+        """
+        if resume and not self.exists():
+            raise self._nothing_to_resume()
+        self._refuse_foreign()
+        return RunLock(self.path)
+
     def create(self, config: Mapping[str, Any], *, resume: bool = False) -> bool:
         """Start a new run with ``config``, or continue the one already in the directory.
 
         Args:
             config: The resolved config as plain data (``parsecnas.config.to_dict(cfg)``).
-            resume: Allow continuing an existing run; its stored config must equal ``config``. With no run
-                in the directory, a new one is started either way.
+            resume: Continue the existing run; its stored config must equal ``config``.
 
         Returns:
             True when an existing run is being resumed (call :meth:`restore` next), False for a new run.
 
         Raises:
             RunError: The directory holds a run and ``resume`` is False, holds one with a different config
-                (the message lists the differing keys), or is a non-empty directory that is not a run.
+                (the message lists the differing keys), holds no run although ``resume`` is True, or is a
+                non-empty directory that is not a run.
         """
         plain = _plain_config(config)
         if self.exists():
@@ -96,12 +118,24 @@ class Run:
                                f"new run directory")
             remove_stale_temp_files(self.path)
             return True
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
-            raise RunError(f"{self.path} exists and is not an empty directory, but holds no run "
-                           f"(no {CONFIG_FILE}); choose a new or empty run directory")
+        if resume:
+            raise self._nothing_to_resume()
+        self._refuse_foreign()
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path / CONFIG_FILE, yaml.safe_dump(plain, sort_keys=False))
         return False
+
+    def _nothing_to_resume(self) -> RunError:
+        return RunError(f"nothing to resume in {self.path}: it holds no run (looked for {self.path / CONFIG_FILE}); "
+                        f"check the directory name, or drop --resume to start a new run there")
+
+    def _refuse_foreign(self) -> None:
+        """RunError when the path is a file, or a non-empty directory holding no run (its lock file aside)."""
+        if self.exists() or not self.path.exists():
+            return
+        if not self.path.is_dir() or any(p.name != LOCK_FILE for p in self.path.iterdir()):
+            raise RunError(f"{self.path} exists and is not an empty directory, but holds no run "
+                           f"(no {CONFIG_FILE}); choose a new or empty run directory")
 
     def config(self) -> dict[str, Any]:
         """The stored config as plain data."""

@@ -1,0 +1,65 @@
+"""Nothing lost through the command line: a refused command exits 2 with a one-line message and leaves every
+file of the run directory byte-identical."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from parsecnas.cli import main
+from parsecnas.run import RunLock
+
+SEARCH = ["--quiet", "--epochs=1", "--steps_per_epoch=1", "--net.num_cells=3", "--net.channels=4",
+          "--data.batch_size=4", "--data.eval_examples=8", "--parsec.samples=2"]
+TRAIN = ["DARTS_V2", "--quiet", "--dataset=fashion-mnist-small", "--num_cells=2", "--channels=4", "--epochs=1",
+         "--steps_per_epoch=1", "--batch_size=4", "--cutout=0"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A finished tiny search and a finished tiny training run."""
+    root = tmp_path_factory.mktemp("runs")
+    assert main(["search", "--run-dir", str(root / "search"), *SEARCH]) == 0
+    assert main(["train", *TRAIN, "--run-dir", str(root / "train")]) == 0
+    return root
+
+
+def command(kind: str, run_dir, *more: str) -> list[str]:
+    return (["search", "--run-dir", str(run_dir), *SEARCH] if kind == "search"
+            else ["train", *TRAIN, "--run-dir", str(run_dir)]) + list(more)
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize("kind", ["search", "train"])
+def test_a_second_process_on_a_running_run_directory_is_refused(runs, kind, snapshot, capsys) -> None:
+    run_dir = runs / kind
+    before = snapshot(run_dir)
+    with RunLock(run_dir):  # stands for the process still running there
+        assert main(command(kind, run_dir, "--resume")) == 2
+    err = one_line_error(capsys)
+    assert "in use by another process" in err and f"pid {os.getpid()}" in err
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize("kind", ["search", "train"])
+@pytest.mark.parametrize("exists", [False, True])
+def test_resume_of_a_directory_holding_no_run_is_an_error(tmp_path, kind, exists, capsys) -> None:
+    run_dir = tmp_path / "mistyped"
+    if exists:
+        run_dir.mkdir()
+    assert main(command(kind, run_dir, "--resume")) == 2
+    err = one_line_error(capsys)
+    assert "nothing to resume" in err and str(run_dir / "config.yaml") in err
+    assert exists == run_dir.exists() and not (exists and any(run_dir.iterdir()))
+
+
+def test_resume_of_seeds_in_a_directory_holding_none_is_an_error(tmp_path, capsys) -> None:
+    assert main(["train", *TRAIN, "--run-dir", str(tmp_path / "nothing"), "--seeds", "0", "1", "--resume"]) == 2
+    assert "nothing to resume" in one_line_error(capsys)
+    assert not (tmp_path / "nothing").exists()
