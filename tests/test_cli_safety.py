@@ -4,8 +4,10 @@ file of the run directory byte-identical."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
+import torch
 
 from parsecnas.cli import main
 from parsecnas.run import RunLock
@@ -63,3 +65,51 @@ def test_resume_of_seeds_in_a_directory_holding_none_is_an_error(tmp_path, capsy
     assert main(["train", *TRAIN, "--run-dir", str(tmp_path / "nothing"), "--seeds", "0", "1", "--resume"]) == 2
     assert "nothing to resume" in one_line_error(capsys)
     assert not (tmp_path / "nothing").exists()
+
+
+def _set(key, value):
+    def edit(state):
+        state[key] = value
+    return edit
+
+
+def _drop(key):
+    return lambda state: state.pop(key)
+
+
+def _drop_weight(state):
+    state["net"].pop(next(iter(state["net"])))
+
+
+def _loader_position(state):
+    loader = state["loader" if "loader" in state else "train_loader"]
+    loader["position"] = 10**6
+
+
+BAD_CHECKPOINTS = {  # edit of the checkpoint -> what the message must say
+    "negative epoch": (_set("epoch", -3), "epoch -3 is out of range; valid: an integer 0 .. 1"),
+    "epoch beyond the run": (_set("epoch", 7), "epoch 7 is out of range"),
+    "fractional epoch": (_set("epoch", 0.5), "epoch 0.5 is out of range"),
+    "boolean epoch": (_set("epoch", True), "epoch True is out of range"),
+    "no epoch": (_drop("epoch"), "no 'epoch' entry"),
+    "no weights": (_drop("net"), "no 'net' entry"),
+    "nan elapsed": (_set("elapsed", float("nan")), "elapsed nan is not a finite number"),
+    "missing weight tensor": (_drop_weight, "'net' entry does not fit"),
+    "loader beyond its data": (_loader_position, "loader' entry does not fit"),
+}
+
+
+@pytest.mark.parametrize("kind", ["search", "train"])
+@pytest.mark.parametrize("case", list(BAD_CHECKPOINTS))
+def test_a_checkpoint_out_of_range_is_refused_on_resume(runs, tmp_path, kind, case, snapshot, capsys) -> None:
+    run_dir = tmp_path / kind
+    shutil.copytree(runs / kind, run_dir)
+    edit, message = BAD_CHECKPOINTS[case]
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    edit(state)
+    torch.save(state, run_dir / "checkpoint.pt")
+    before = snapshot(run_dir)
+    assert main(command(kind, run_dir, "--resume")) == 2
+    err = one_line_error(capsys)
+    assert message in err and str(run_dir / "checkpoint.pt") in err
+    assert snapshot(run_dir) == before

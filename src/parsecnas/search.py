@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -333,14 +333,12 @@ def _search(config: SearchConfig, run: Run, resume: bool, progress: bool) -> Sea
     if config.init_from and hasattr(s.strategy, "distribution"):
         s.strategy.distribution.transfer_from(load_distribution(config.init_from))
     start_epoch, elapsed = 0, 0.0
-    state = run.restore() if resuming else None
+    parts: dict[str, Callable[[Any], object]] = {
+        "net": s.net.load_state_dict, "weights": s.weights.load_state_dict, "strategy": s.strategy.load_state_dict,
+        "train_loader": s.train.load_state_dict, "search_loader": s.search.load_state_dict}
+    state = run.restore(limit=config.epochs, parts=parts, numbers=("elapsed",)) if resuming else None
     if state is not None:
         start_epoch, elapsed = int(state["epoch"]), float(state["elapsed"])
-        s.net.load_state_dict(state["net"])
-        s.weights.load_state_dict(state["weights"])
-        s.strategy.load_state_dict(state["strategy"])
-        s.train.load_state_dict(state["train_loader"])
-        s.search.load_state_dict(state["search_loader"])
     steps = config.steps_per_epoch or len(s.train)
     timer = Timer(offset=elapsed).start()
     with ProgressBar(total=(config.epochs - start_epoch) * steps, desc=config.strategy, enabled=progress) as bar:

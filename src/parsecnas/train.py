@@ -278,15 +278,12 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     start, elapsed = 0, 0.0
-    state = run.restore() if resuming else None
+    parts = {"net": net.load_state_dict, "sgd": sgd.load_state_dict, "schedule": schedule.load_state_dict,
+             "loader": train.load_state_dict, "scaler": scaler.load_state_dict,
+             "drop_path_generator": net.drop_path_generator.set_state}
+    state = run.restore(limit=config.epochs, parts=parts, numbers=("elapsed",)) if resuming else None
     if state is not None:
         start, elapsed = int(state["epoch"]), float(state["elapsed"])
-        net.load_state_dict(state["net"])
-        sgd.load_state_dict(state["sgd"])
-        schedule.load_state_dict(state["schedule"])
-        train.load_state_dict(state["loader"])
-        scaler.load_state_dict(state["scaler"])
-        net.drop_path_generator.set_state(state["drop_path_generator"])
     forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]] = (
         torch.compile(net.forward_train) if config.compile else net.forward_train)
     steps = config.steps_per_epoch or len(train)

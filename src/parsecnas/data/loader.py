@@ -290,8 +290,11 @@ class Loader:
         ):
             if state[key] != mine:
                 raise ValueError(f"state has {key}={state[key]!r} but this loader has {key}={mine!r}")
-        if not 0 <= int(state["position"]) < len(self):
-            raise ValueError(f"state position {state['position']} is outside 0..{len(self) - 1}")
+        for key, top in (("position", len(self) - 1), ("epoch", None)):
+            value = state[key]
+            if type(value) is not int or value < 0 or (top is not None and value > top):
+                valid = f"0..{top}" if top is not None else "an integer >= 0"
+                raise ValueError(f"state {key} {value!r} is out of range; valid: {valid}")
         self._epoch = int(state["epoch"])
         self._position = int(state["position"])
         self._order = None

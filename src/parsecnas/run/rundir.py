@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import torch
 import yaml
 
 from parsecnas.run.atomic import atomic_write_text, remove_stale_temp_files
-from parsecnas.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from parsecnas.run.checkpoint import check_resume_state, load_checkpoint, load_parts, save_checkpoint
 from parsecnas.run.lock import LOCK_FILE, RunLock
 from parsecnas.run.metrics import MetricsLog
 
@@ -173,25 +173,38 @@ class Run:
         return load_checkpoint(self.path_of(name), map_location)
 
     def restore(self, name: str = CHECKPOINT_FILE, key: str = "epoch",
-                map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-        """Load the checkpoint and cut the metrics log back to it, for an exact resume.
+                map_location: str | torch.device = "cpu", *, limit: int | None = None,
+                parts: Mapping[str, Callable[[Any], object]] | None = None,
+                numbers: Sequence[str] = ()) -> dict[str, Any] | None:
+        """Load and validate the checkpoint, load it into ``parts``, then cut the metrics log back to it.
 
         Records whose ``key`` exceeds the checkpoint's ``state[key]`` were written after it and are dropped;
         with no checkpoint, every record carrying ``key`` is. Rerunning from there reproduces the log of an
-        uninterrupted run.
+        uninterrupted run. Nothing in the directory changes unless the checkpoint passes every check.
+
+        Args:
+            name: the checkpoint file.
+            key: the progress counter: an integer >= 0 (and <= ``limit`` when given).
+            map_location: where tensors are placed.
+            limit: the largest valid ``state[key]`` (e.g. the run's epochs).
+            parts: ``{entry: load}``: each entry is required and loaded with its function (e.g.
+                ``net.load_state_dict``); one that does not fit is a CheckpointError naming it.
+            numbers: entries that must be finite numbers >= 0 (e.g. ``elapsed``).
 
         Returns:
             The checkpoint state, or None if the run has none yet (start from scratch).
+
+        Raises:
+            CheckpointError: the checkpoint is corrupt, lacks an entry, or holds an out-of-range value.
         """
         state = self.load_checkpoint(name, map_location)
         if state is None:
             self.truncate_metrics(-math.inf, key)
             return None
-        if key not in state:
-            raise CheckpointError(f"checkpoint {self.path_of(name)} has no {key!r} entry to resume from; "
-                                  f"its keys: {', '.join(map(str, state))}")
-        step = state[key]
-        self.truncate_metrics(float(step.item() if isinstance(step, torch.Tensor) else step), key)
+        path, parts = self.path_of(name), parts or {}
+        step = check_resume_state(state, path, key, limit=limit, required=tuple(parts), numbers=numbers)
+        load_parts(state, path, parts)
+        self.truncate_metrics(float(step), key)
         return state
 
     # ---------------------------------------------------------------------------------------- outputs
