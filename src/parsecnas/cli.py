@@ -18,6 +18,7 @@ import torch
 
 from .config import ConfigError, load_config, to_dict
 from .run.checkpoint import CheckpointError
+from .run.divergence import DivergedError
 from .run.lock import RunLockError
 from .run.rundir import RunError
 
@@ -344,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, extra))
     except (ConfigError, ValueError, FileNotFoundError, CheckpointError, RunError, RunLockError,
-            ImportError) as err:
+            DivergedError, ImportError) as err:
         print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -27,6 +27,7 @@ import ast
 import dataclasses
 import difflib
 import enum
+import math
 import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
@@ -34,7 +35,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
-__all__ = ["ConfigError", "apply_overrides", "from_dict", "load_config", "save_config", "to_dict"]
+__all__ = ["ConfigError", "apply_overrides", "check_finite", "from_dict", "load_config", "save_config", "to_dict"]
 
 T = TypeVar("T")
 
@@ -55,6 +56,23 @@ class _Override:
             return ast.literal_eval(self.raw)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return self.raw
+
+
+def check_finite(cfg: Any) -> None:
+    """Refuses NaN and infinity in any float field of the config dataclass ``cfg`` (or in a tuple of floats).
+
+    Every config calls it first in its ``__post_init__``: a comparison such as ``lr > 0`` is False for NaN, so
+    range checks alone let ``nan`` through (and ``inf`` through every lower bound).
+
+    Raises:
+        ValueError: naming the field and its value.
+    """
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"{f.name} must be a finite number, got {item!r} (NaN and infinity are never "
+                                 f"valid settings)")
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:

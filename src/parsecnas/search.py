@@ -20,10 +20,11 @@ from typing import Any
 
 import torch
 
-from .config import to_dict
+from .config import check_finite, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search_split
 from .optim import WeightOptimConfig, WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
+from .run.divergence import check_finite_checkpoint, check_step_losses
 from .spaces import get_space
 from .spaces.base import Space, TabulatedSpace
 from .spaces.genotype import Genotype
@@ -65,6 +66,7 @@ class DataConfig:
     image_size: int | None = None
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.image_size is not None and self.image_size < 8:
             raise ValueError(f"image_size must be >= 8 pixels or unset, got {self.image_size}")
         if not 0 < self.search_fraction < 1:
@@ -93,6 +95,7 @@ class NetConfig:
     auxiliary_weight: float = 0.4
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if (self.num_cells is not None and self.num_cells < 1) or self.channels < 2 or self.channels % 2:
             raise ValueError(f"need num_cells >= 1 and an even channels >= 2; got {self.num_cells}, "
                              f"{self.channels}")
@@ -129,6 +132,7 @@ class SearchConfig:
     snas: SnasConfig = field(default_factory=SnasConfig)
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
@@ -348,6 +352,7 @@ def _search(config: SearchConfig, run: Run, resume: bool, progress: bool) -> Sea
             for step in range(steps):
                 stats = s.strategy.step(s.net, s.weights, _layout(s.train.next_batch(), config.channels_last),
                                         _layout(s.search.next_batch(), config.channels_last))
+                check_step_losses(stats, run.path, epoch=epoch + 1, step=step + 1, last_good=epoch)
                 means.add(stats)
                 bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", step=step + 1, loss=stats.get("loss", 0.0),
                            **{k: v for k, v in s.strategy.epoch_metrics().items() if k == "entropy"})
@@ -361,13 +366,15 @@ def _search(config: SearchConfig, run: Run, resume: bool, progress: bool) -> Sea
                       **s.strategy.epoch_metrics(), "lr": s.weights.lr,
                       "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb(),
                       "architecture": s.space.format(arch)}
+            state = {"epoch": epoch + 1, "elapsed": timer.elapsed, "net": s.net.state_dict(),
+                     "weights": s.weights.state_dict(), "strategy": s.strategy.state_dict(),
+                     "train_loader": s.train.state_dict(), "search_loader": s.search.state_dict()}
+            check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
             run.log(record)
             bar.write(f"epoch {epoch + 1}: mode accuracy {record['mode_accuracy']:.4f}"
                       + (f", entropy {record['entropy']:.2f}" if "entropy" in record else "")
                       + (f", table test accuracy {found['test_accuracy']:.2f}" if found else ""))
-            run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "net": s.net.state_dict(),
-                                 "weights": s.weights.state_dict(), "strategy": s.strategy.state_dict(),
-                                 "train_loader": s.train.state_dict(), "search_loader": s.search.state_dict()})
+            run.save_checkpoint(state)
             if getattr(s.strategy, "should_stop", lambda: False)():  # DARTS+ early stopping
                 break
     arch = s.strategy.derive()

@@ -20,12 +20,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .config import ConfigError, to_dict
+from .config import ConfigError, check_finite, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset
 from .estimators.cost import count_multiply_adds, count_parameters
 from .export import save_model
 from .nets import EvalNetwork, build_network
+from .optim import check_sgd_settings
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
+from .run.divergence import check_finite_checkpoint, check_step_losses
 from .search import resolve_device
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
@@ -84,6 +86,7 @@ class TrainConfig:
     color_jitter: float = 0.0
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"epochs, batch_size and eval_batch_size must be >= 1; got {self.epochs}, "
                              f"{self.batch_size}, {self.eval_batch_size}")
@@ -93,8 +96,10 @@ class TrainConfig:
             raise ValueError(f"drop_path must lie in [0, 1), got {self.drop_path}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
-        if self.auxiliary_weight < 0 or self.lr <= 0:
-            raise ValueError(f"need auxiliary_weight >= 0 and lr > 0; got {self.auxiliary_weight}, {self.lr}")
+        if self.auxiliary_weight < 0 or self.color_jitter < 0:
+            raise ValueError(f"need auxiliary_weight >= 0 and color_jitter >= 0; got {self.auxiliary_weight}, "
+                             f"{self.color_jitter}")
+        check_sgd_settings(self.lr, self.momentum, self.weight_decay, self.grad_clip, self.lr_min)
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
         if self.crop_size < 0:
@@ -293,26 +298,29 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
             net.train()
             net.drop_path_prob = config.drop_path * epoch / config.epochs
             total_loss = 0.0
-            for _ in range(steps):
+            for step in range(steps):
                 x, y = train.next_batch()
                 with _autocast(device, amp_dtype):
                     logits, aux = forward(_layout(x, config.channels_last))
                 loss = training_loss(logits, aux, y, config.auxiliary_weight, config.label_smoothing)
+                value = loss.item()
+                check_step_losses({"loss": value}, run.path, epoch=epoch + 1, step=step + 1, last_good=epoch)
                 sgd.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(sgd)
                 torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
                 scaler.step(sgd)
                 scaler.update()
-                total_loss += loss.item()
-                bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", loss=loss.item())
+                total_loss += value
+                bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", loss=value)
             schedule.step()
+            state = {"epoch": epoch + 1, "elapsed": timer.elapsed, "net": net.state_dict(), "sgd": sgd.state_dict(),
+                     "schedule": schedule.state_dict(), "loader": train.state_dict(), "scaler": scaler.state_dict(),
+                     "drop_path_generator": net.drop_path_generator.get_state()}
+            check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
             run.log({"epoch": epoch + 1, "train_loss": total_loss / steps, "lr": sgd.param_groups[0]["lr"],
                      "drop_path": net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
-            run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "net": net.state_dict(),
-                                 "sgd": sgd.state_dict(), "schedule": schedule.state_dict(),
-                                 "loader": train.state_dict(), "scaler": scaler.state_dict(),
-                                 "drop_path_generator": net.drop_path_generator.get_state()})
+            run.save_checkpoint(state)
     accuracy = evaluate(net, test, config.channels_last, amp_dtype)
     result = {
         **provenance,

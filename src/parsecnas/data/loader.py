@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from parsecnas.config import check_finite
 from parsecnas.data.augment import (
     center_crop_resize,
     color_jitter,
@@ -67,6 +68,7 @@ class LoaderConfig:
     color_jitter: float = 0.0
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.batch_size < 1:
             raise ValueError(f"batch_size={self.batch_size}; it must be at least 1")
         if self.crop_padding < 0:

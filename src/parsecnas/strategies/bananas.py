@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..config import check_finite
 from ..spaces.base import Space, mutate, sample_uniform
 from ..spaces.nb201 import NB201_OPS, NB201Arch
 from .blackbox import BlackBoxStrategy, register_blackbox
@@ -72,6 +73,7 @@ class BananasConfig:
     encoding: str = "auto"
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.acquisition not in ("its", "ucb"):
             raise ValueError(f"unknown acquisition {self.acquisition!r}; valid: its, ucb")
         if self.encoding not in ("auto", "onehot", "path"):

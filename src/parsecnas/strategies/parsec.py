@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import check_finite
 from ..distributions import CategoricalProduct
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
@@ -123,6 +124,7 @@ class ParsecConfig:
     steps_per_epoch: int = 1
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.preset not in PRESETS:
             raise ValueError(f"unknown PARSEC preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         checks = [
