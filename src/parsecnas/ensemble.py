@@ -34,12 +34,13 @@ from .data import Loader, load_dataset
 from .distributions import CategoricalProduct
 from .export import load_model
 from .run import Run, RunError
-from .search import load_distribution, resolve_device
+from .search import resolve_device
 from .spaces import get_space, sample_uniform
 from .spaces.base import Space, choice_op
 from .spaces.genotype import Genotype, resolve_genotype
 from .strategies import ParsecConfig
 from .train import TrainConfig, autocast_dtype, evaluation_loader, iter_logits, topk_accuracy, train_genotype
+from .warm_start import load_distribution
 
 DEFAULT_SPACE = "darts"
 """The space of a search run whose ``config.yaml`` names none (``SearchConfig.space``'s default)."""

@@ -11,7 +11,6 @@ Any registered space works (``space: darts`` or ``nb201``). Where the space has 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, fields, replace
@@ -38,6 +37,7 @@ from .strategies import (
     create_strategy,
 )
 from .strategies.base import check_space
+from .warm_start import warm_start
 
 _log = logging.getLogger(__name__)
 
@@ -307,14 +307,6 @@ def evaluate_architecture(net: torch.nn.Module, arch: Any, loader: Loader, chann
     return correct / max(1, total)
 
 
-def load_distribution(run_dir: str | Path) -> dict[str, Any]:
-    """The exported distribution of an earlier search run (``distribution.json``)."""
-    path = Path(run_dir) / "distribution.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no distribution.json; --init-from needs a finished PARSEC run")
-    return json.loads(path.read_text())
-
-
 def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = False,
                progress: bool = True) -> SearchResult:
     """Runs (or resumes) a weight-sharing search and writes its outputs into ``run_dir``.
@@ -332,10 +324,10 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
 
 
 def _search(config: SearchConfig, run: Run, resume: bool, progress: bool) -> SearchResult:
-    resuming = run.create(to_dict(config), resume=resume)
     s = _setup(config)
-    if config.init_from and hasattr(s.strategy, "distribution"):
-        s.strategy.distribution.transfer_from(load_distribution(config.init_from))
+    if config.init_from:  # before the run is created: a warm start that cannot happen is an error, not a no-op
+        warm_start(s.strategy, s.space, config.init_from)
+    resuming = run.create(to_dict(config), resume=resume)
     start_epoch, elapsed = 0, 0.0
     parts: dict[str, Callable[[Any], object]] = {
         "net": s.net.load_state_dict, "weights": s.weights.load_state_dict, "strategy": s.strategy.load_state_dict,

@@ -4,8 +4,9 @@ The lock is an OS file lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows) 
 from before the run writes anything until it ends. The file records the holder (pid, host, start time) so a
 refused process can say who holds the run. The OS drops the lock when its holder dies, however it dies
 (``kill -9`` included), so a stale lock cannot block a run: the next process takes the lock over and reports
-the dead holder it found in the file. The file is never deleted (deleting a locked file lets a third process
-lock a fresh one beside the second); a clean release empties it.
+the dead holder it found in the file. The file of a run is never deleted (deleting a locked file lets a third
+process lock a fresh one beside the second); a clean release empties it. Only a directory that the lock itself
+created, for a run that then wrote nothing there (it failed before starting), is removed again on release.
 
 Example:
     >>> import tempfile
@@ -77,6 +78,7 @@ class RunLock:
         self.path = Path(directory) / LOCK_FILE
         self.stale_holder: dict[str, Any] | None = None
         self._fd: int | None = None
+        self._created_dir = False
 
     def __repr__(self) -> str:
         return f"RunLock({str(self.path.parent)!r}, held={self._fd is not None})"
@@ -89,6 +91,7 @@ class RunLock:
         """
         if self._fd is not None:
             return self
+        self._created_dir = not self.path.parent.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
         if not _try_lock(fd):
@@ -113,6 +116,9 @@ class RunLock:
         fd, self._fd = self._fd, None
         try:
             _write(fd, b"")
+            if self._created_dir and [p.name for p in self.path.parent.iterdir()] == [LOCK_FILE]:
+                self.path.unlink()  # while still locked: a later process finds neither file nor folder
+                self.path.parent.rmdir()
             _unlock(fd)
         finally:
             os.close(fd)

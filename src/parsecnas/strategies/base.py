@@ -47,6 +47,17 @@ class WeightSharingStrategy(ABC):
         """Draws the strategy's own figures into ``directory`` (needs matplotlib); returns their paths."""
         return []
 
+    def warm_start(self, exported: dict[str, Any]) -> list[str]:
+        """Initialises the belief from an earlier run's exported distribution (``--init-from``); returns the
+        names of the decisions it could not take (no decision of that name and size there).
+
+        Raises:
+            ValueError: the strategy holds no distribution over decisions to warm-start (the default).
+        """
+        raise ValueError(f"strategy {self.name!r} cannot be warm-started from an earlier run (--init-from): it "
+                         f"holds no distribution over the space's decisions; drop --init-from, or search with "
+                         f"parsec")
+
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume exactly (tensors, numbers, strings, lists and dicts only)."""

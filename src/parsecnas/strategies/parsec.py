@@ -390,6 +390,9 @@ class Parsec(WeightSharingStrategy):
 
         return [plot_op_marginals(self.history, Path(directory) / "op_marginals.png")]
 
+    def warm_start(self, exported: dict[str, Any]) -> list[str]:
+        return self.distribution.transfer_from(exported)
+
     def state_dict(self) -> dict[str, Any]:
         return {"distribution": self.distribution.state_dict(), "arch_optimizer": self.arch_optimizer.state_dict(),
                 "generator": self.generator.get_state(), "steps_done": self.steps_done,
