@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from parsecnas._text import short_repr
 from parsecnas.run.atomic import atomic_write
 
 __all__ = ["CheckpointError", "check_checkpoint_state", "check_resume_state", "load_checkpoint", "load_parts",
@@ -136,13 +137,13 @@ def check_resume_state(state: Mapping[str, Any], path: Path, key: str, *, limit:
         step = step.item()
     top = "" if limit is None else f" .. {limit}"
     if type(step) is not int or step < 0 or (limit is not None and step > limit):
-        raise CheckpointError(f"checkpoint {path}: {key} {_short(step)} is out of range; valid: an integer "
+        raise CheckpointError(f"checkpoint {path}: {key} {short_repr(step)} is out of range; valid: an integer "
                               f"0{top if limit is not None else ' or more'}. The file is damaged or not this "
                               f"run's; delete it to restart the run")
     for name in numbers:
         value = state[name]
         if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
-            raise CheckpointError(f"checkpoint {path}: {name} {_short(value)} is not a finite number >= 0; the "
+            raise CheckpointError(f"checkpoint {path}: {name} {short_repr(value)} is not a finite number >= 0; the "
                                   f"file is damaged or not this run's")
     return step
 
@@ -155,13 +156,8 @@ def load_parts(state: Mapping[str, Any], path: Path, parts: Mapping[str, Callabl
             load(state[name])
         except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
             raise CheckpointError(f"checkpoint {path}: its {name!r} entry does not fit this run "
-                                  f"({type(exc).__name__}: {_short(_first_line(exc), 200)}); resume with the "
+                                  f"({type(exc).__name__}: {_first_line(exc)[:200]}); resume with the "
                                   f"config that wrote it, or delete the checkpoint to restart") from exc
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 import yaml
 
+from parsecnas._text import short_repr
 from parsecnas.run.atomic import atomic_write_text, remove_stale_temp_files
 from parsecnas.run.checkpoint import check_resume_state, load_checkpoint, load_parts, save_checkpoint
 from parsecnas.run.lock import LOCK_FILE, RunLock
@@ -268,7 +269,7 @@ def _diff(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """``key: stored X, given Y`` for each dotted key whose value differs."""
     old_flat, new_flat = _flatten(stored), _flatten(new)
     missing = "<absent>"
-    return [f"{key}: stored {old_flat.get(key, missing)!r}, given {new_flat.get(key, missing)!r}"
+    return [f"{key}: stored {short_repr(old_flat.get(key, missing))}, given {short_repr(new_flat.get(key, missing))}"
             for key in sorted(old_flat.keys() | new_flat.keys())
             if old_flat.get(key, missing) != new_flat.get(key, missing)]
 
