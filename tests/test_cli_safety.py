@@ -113,3 +113,29 @@ def test_a_checkpoint_out_of_range_is_refused_on_resume(runs, tmp_path, kind, ca
     err = one_line_error(capsys)
     assert message in err and str(run_dir / "checkpoint.pt") in err
     assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize(("device", "gpus", "message"), [
+    ("cuda", 0, "CUDA is not available on this machine"),
+    ("cuda:0", 0, "CUDA is not available on this machine"),
+    ("cuda:3", 1, "this machine has 1 GPU(s): valid indices 0 .. 0"),
+    ("gpu", 0, "unknown device 'gpu'; valid: auto, cpu, cuda"),
+])
+def test_evaluate_on_a_missing_device_names_the_device_not_the_model(runs, monkeypatch, snapshot, capsys, device,
+                                                                     gpus, message) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    before = snapshot(runs / "train")
+    assert main(["evaluate", str(runs / "train"), "--device", device]) == 2
+    err = one_line_error(capsys)
+    assert message in err and "corrupt" not in err and "delete" not in err
+    assert snapshot(runs / "train") == before
+
+
+@pytest.mark.parametrize("kind", ["search", "train"])
+def test_a_run_on_a_missing_gpu_is_refused_before_it_is_created(tmp_path, monkeypatch, capsys, kind) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    flag = "--device=cuda"
+    assert main(command(kind, tmp_path / "run", flag)) == 2
+    assert "CUDA is not available" in one_line_error(capsys)
+    assert not (tmp_path / "run").exists()

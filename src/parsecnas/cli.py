@@ -146,7 +146,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """Top-1/top-5 test accuracy of a trained model on a dataset's test split."""
     from .data import Loader, LoaderConfig, load_dataset
     from .export import load_model, model_record
-    from .search import resolve_device
+    from .run.resources import resolve_device
     from .train import evaluate
 
     if extra:

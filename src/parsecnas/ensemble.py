@@ -34,7 +34,7 @@ from .data import Loader, load_dataset
 from .distributions import CategoricalProduct
 from .export import load_model
 from .run import Run, RunError
-from .search import resolve_device
+from .run.resources import resolve_device
 from .spaces import get_space, sample_uniform
 from .spaces.base import Space, choice_op
 from .spaces.genotype import Genotype, resolve_genotype

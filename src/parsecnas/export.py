@@ -58,7 +58,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Ev
         CheckpointError: the file is corrupt, is not a parsecnas model, or its weights do not fit its genotype.
     """
     path = model_path(path)
-    state = load_checkpoint(path, map_location)
+    state = load_checkpoint(path)  # on the CPU: a device this machine lacks is not a corrupt file
     if state is None:
         raise FileNotFoundError(f"no model file at {path}")
     if state.get("format") != FORMAT:

@@ -24,6 +24,7 @@ from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search
 from .optim import WeightOptimConfig, WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
+from .run.resources import resolve_device
 from .spaces import get_space
 from .spaces.base import Space, TabulatedSpace
 from .spaces.genotype import Genotype
@@ -169,12 +170,6 @@ class EpochStats:
     def summary(self) -> dict[str, float]:
         means = {key: total / self.counts[key] for key, total in self.totals.items()}
         return {**means, **{f"{key}_min": value for key, value in self.lowest.items()}}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from .nets import EvalNetwork, build_network
 from .optim import check_sgd_settings
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
-from .search import resolve_device
+from .run.resources import resolve_device
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
@@ -265,8 +265,8 @@ def train_genotype(
 
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
            progress: bool) -> dict[str, Any]:
+    device = resolve_device(config.device)  # before the run is created: a missing GPU is an error, not a run
     resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume)
-    device = resolve_device(config.device)
     ds = load_dataset(config.dataset, config.data_dir)
     train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout,
                                                                              config.crop_size, config.color_jitter),

@@ -25,7 +25,7 @@ import torch
 from ..config import check_finite
 from ..data import Loader, LoaderConfig, load_dataset, train_search_split
 from ..optim import check_sgd_settings
-from ..search import resolve_device
+from ..run.resources import resolve_device
 from ..spaces.base import Space
 from .cost import count_parameters
 
