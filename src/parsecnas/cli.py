@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .config import ConfigError, load_config, to_dict
+from .data.files import ChecksumError
 from .run.checkpoint import CheckpointError
 from .run.divergence import DivergedError
 from .run.lock import RunLockError
@@ -345,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, extra))
     except (ConfigError, ValueError, FileNotFoundError, CheckpointError, RunError, RunLockError,
-            DivergedError, ImportError) as err:
+            DivergedError, ChecksumError, ImportError) as err:
         print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
         return 2
 
