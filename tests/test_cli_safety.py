@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 import torch
+import yaml
 
 from parsecnas.cli import main
 from parsecnas.run import RunLock
@@ -139,3 +140,35 @@ def test_a_run_on_a_missing_gpu_is_refused_before_it_is_created(tmp_path, monkey
     assert main(command(kind, tmp_path / "run", flag)) == 2
     assert "CUDA is not available" in one_line_error(capsys)
     assert not (tmp_path / "run").exists()
+
+
+def _without(run_dir, *keys: str) -> None:
+    """Rewrites config.yaml as an older parsecnas would have written it, before the fields ``keys`` existed."""
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    for key in keys:
+        *parents, last = key.split(".")
+        node = config
+        for part in parents:
+            node = node[part]
+        del node[last]
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.mark.parametrize(("kind", "absent"), [("search", ("parsec.train_on", "data.image_size")),
+                                              ("train", ("color_jitter", "crop_size"))])
+def test_a_run_older_than_a_config_field_still_resumes(runs, tmp_path, kind, absent, capsys) -> None:
+    run_dir = tmp_path / kind
+    shutil.copytree(runs / kind, run_dir)
+    _without(run_dir, *absent)
+    config = (run_dir / "config.yaml").read_bytes()
+    assert main(command(kind, run_dir, "--resume")) == 0, capsys.readouterr().err
+    assert (run_dir / "config.yaml").read_bytes() == config
+
+
+def test_an_absent_field_given_another_value_than_its_default_is_still_a_difference(runs, tmp_path,
+                                                                                    capsys) -> None:
+    run_dir = tmp_path / "train"
+    shutil.copytree(runs / "train", run_dir)
+    _without(run_dir, "cutout")  # the run used cutout=0, not the default 16
+    assert main(command("train", run_dir, "--resume")) == 2
+    assert "cutout: stored '<absent>', given 0" in one_line_error(capsys)

@@ -322,7 +322,7 @@ def _search(config: SearchConfig, run: Run, resume: bool, progress: bool) -> Sea
     s = _setup(config)
     if config.init_from:  # before the run is created: a warm start that cannot happen is an error, not a no-op
         warm_start(s.strategy, s.space, config.init_from)
-    resuming = run.create(to_dict(config), resume=resume)
+    resuming = run.create(to_dict(config), resume=resume, defaults=to_dict(SearchConfig()))
     start_epoch, elapsed = 0, 0.0
     parts: dict[str, Callable[[Any], object]] = {
         "net": s.net.load_state_dict, "weights": s.weights.load_state_dict, "strategy": s.strategy.load_state_dict,

@@ -266,7 +266,8 @@ def train_genotype(
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
            progress: bool) -> dict[str, Any]:
     device = resolve_device(config.device)  # before the run is created: a missing GPU is an error, not a run
-    resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume)
+    resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
+                          defaults=to_dict(TrainConfig()))
     ds = load_dataset(config.dataset, config.data_dir)
     train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout,
                                                                              config.crop_size, config.color_jitter),

@@ -90,12 +90,16 @@ class Run:
         self._refuse_foreign()
         return RunLock(self.path)
 
-    def create(self, config: Mapping[str, Any], *, resume: bool = False) -> bool:
+    def create(self, config: Mapping[str, Any], *, resume: bool = False,
+               defaults: Mapping[str, Any] | None = None) -> bool:
         """Start a new run with ``config``, or continue the one already in the directory.
 
         Args:
             config: The resolved config as plain data (``parsecnas.config.to_dict(cfg)``).
             resume: Continue the existing run; its stored config must equal ``config``.
+            defaults: The config class's defaults as plain data (``to_dict(type(cfg)())``). A key missing from
+                the stored config (a run written before that field existed) then matches when the given value
+                is the field's default, the value that older version ran with.
 
         Returns:
             True when an existing run is being resumed (call :meth:`restore` next), False for a new run.
@@ -110,7 +114,7 @@ class Run:
             if not resume:
                 raise RunError(f"{self.path} already holds a run; resume it (resume=True / --resume) or "
                                f"choose a new run directory")
-            diffs = _diff(self.config(), plain)
+            diffs = _diff(self.config(), plain, _plain_config(defaults or {}))
             if diffs:
                 more = "; ..." if len(diffs) > _MAX_DIFFS_SHOWN else ""
                 shown = "; ".join(diffs[:_MAX_DIFFS_SHOWN]) + more
@@ -265,10 +269,14 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _diff(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """``key: stored X, given Y`` for each dotted key whose value differs."""
-    old_flat, new_flat = _flatten(stored), _flatten(new)
+def _diff(stored: Mapping[str, Any], new: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:
+    """``key: stored X, given Y`` for each dotted key whose value differs; a key absent from the stored config
+    whose given value is its default does not differ (the stored run predates the field)."""
+    old_flat, new_flat, default_flat = _flatten(stored), _flatten(new), _flatten(defaults)
     missing = "<absent>"
+    for key in new_flat.keys() - old_flat.keys():
+        if key in default_flat and default_flat[key] == new_flat[key]:
+            old_flat[key] = new_flat[key]
     return [f"{key}: stored {short_repr(old_flat.get(key, missing))}, given {short_repr(new_flat.get(key, missing))}"
             for key in sorted(old_flat.keys() | new_flat.keys())
             if old_flat.get(key, missing) != new_flat.get(key, missing)]
