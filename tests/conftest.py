@@ -16,3 +16,13 @@ def data_dir() -> Path:
     if not value or not Path(value).is_dir():
         pytest.skip("PARSECNAS_DATA is not set to the offline data folder")
     return Path(value)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def snapshot():
+    """``snapshot(folder)``: every file under ``folder`` (relative name -> bytes), to check that nothing changed."""
+    return _files

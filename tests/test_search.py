@@ -103,3 +103,28 @@ def test_held_out_examples_cover_every_class_and_are_removed_from_the_search_spl
     assert int(counts.min()) >= 20  # about 40 per class; the first 400 indices would hold one class only
     assert torch.equal(chosen, split_held_out(search, 400, seed=0)[0])
     assert len(split_held_out(search, 4000, seed=0)[0]) == len(search) // 5  # at most a fifth is set apart
+
+
+def test_a_run_written_with_one_section_per_strategy_still_resumes(tmp_path) -> None:
+    """Runs made before ``settings`` existed stored ``parsec:``, ``darts:``, ... sections; they resume unchanged."""
+    import yaml
+
+    from parsecnas.config import to_dict
+    from parsecnas.strategies import DartsConfig, GdasConfig, SnasConfig, XnasConfig
+
+    short = SearchConfig(epochs=1, steps_per_epoch=TINY.steps_per_epoch, net=TINY.net, data=TINY.data,
+                         settings=TINY.settings)
+    run_search(short, tmp_path / "old", progress=False)
+    path = tmp_path / "old" / "config.yaml"
+    stored = yaml.safe_load(path.read_text())
+    stored["parsec"] = stored.pop("settings")
+    for name, cls in [("darts", DartsConfig), ("xnas", XnasConfig), ("gdas", GdasConfig), ("snas", SnasConfig)]:
+        stored[name] = to_dict(cls())
+    path.write_text(yaml.safe_dump(stored, sort_keys=False))
+    old = path.read_bytes()
+    longer = SearchConfig(epochs=2, steps_per_epoch=TINY.steps_per_epoch, net=TINY.net, data=TINY.data,
+                          settings=TINY.settings)
+    with pytest.raises(Exception, match="differs"):  # epochs differ: a real difference is still one
+        run_search(longer, tmp_path / "old", resume=True, progress=False)
+    result = run_search(short, tmp_path / "old", resume=True, progress=False)
+    assert [m["epoch"] for m in result.metrics] == [1] and path.read_bytes() == old

@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .config import ConfigError, load_config, to_dict
+from .data.files import ChecksumError
 from .run.checkpoint import CheckpointError
+from .run.divergence import DivergedError
+from .run.lock import RunLockError
 from .run.rundir import RunError
 
 if TYPE_CHECKING:
@@ -168,16 +171,18 @@ def cmd_evaluate(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def cmd_export(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """TorchScript or ONNX file of a trained model, checked against the model's own outputs."""
-    from .export import export_model, load_model, model_path, model_record
+    from .export import EXPORT_SUFFIXES, ExportError, export_model, load_model, model_path, model_record
 
     if extra:
         raise ConfigError(f"unrecognised arguments {list(extra)}")
+    source = model_path(args.model)
+    out = Path(args.out) if args.out else source.with_suffix(EXPORT_SUFFIXES[args.format])
+    if out.resolve() == source.resolve():
+        raise ExportError(f"refusing to export onto the model file itself ({source}); choose another --out")
     net = load_model(args.model)
     default = 224 if net.options["stem"] == "imagenet" else 32
     size = args.image_size or model_record(args.model).get("image_size") or default
-    suffix = {"torchscript": ".ts", "pt2": ".pt2", "onnx": ".onnx"}[args.format]
-    out = args.out or str(model_path(args.model).with_suffix(suffix))
-    info = export_model(net, out, args.format, int(size))
+    info = export_model(net, out, args.format, int(size), force=args.force)
     print(json.dumps(info, indent=2))
     return 0
 
@@ -299,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("torchscript", "pt2", "onnx"), default="torchscript")
     p.add_argument("--out", help="output file (default: beside model.pt, with .ts, .pt2 or .onnx)")
     p.add_argument("--image-size", type=int, help="input side (default 32, or 224 for the ImageNet stem)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out file (never a run directory's own files)")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("table", help="results table of training runs, shaped like the PARSEC paper's Table 1")
     p.add_argument("runs", nargs="+", help="`parsecnas train` run directories (single or --seeds)")
@@ -335,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.manual_seed(0)  # only the CLI touches the global RNG; library code uses its own generators
     try:
         return int(args.func(args, extra))
-    except (ConfigError, ValueError, FileNotFoundError, CheckpointError, RunError, ImportError) as err:
+    except (ConfigError, ValueError, FileNotFoundError, CheckpointError, RunError, RunLockError,
+            DivergedError, ChecksumError, ImportError) as err:
         print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -27,6 +27,7 @@ import ast
 import dataclasses
 import difflib
 import enum
+import math
 import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -35,8 +36,10 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
-__all__ = ["ConfigError", "TypedBy", "apply_overrides", "from_dict", "load_config", "save_config", "to_dict",
-           "typed_by"]
+from parsecnas._text import short_repr
+
+__all__ = ["ConfigError", "TypedBy", "apply_overrides", "check_finite", "from_dict", "load_config", "save_config",
+           "to_dict", "typed_by"]
 
 T = TypeVar("T")
 
@@ -83,6 +86,23 @@ def typed_by(sibling: str, resolve: Callable[[Any], type | None], names: Callabl
              ) -> dict[str, TypedBy]:
     """The ``metadata=`` of a :class:`TypedBy` field: ``field(default=None, metadata=typed_by(...))``."""
     return {_TYPED_BY: TypedBy(sibling, resolve, names)}
+
+
+def check_finite(cfg: Any) -> None:
+    """Refuses NaN and infinity in any float field of the config dataclass ``cfg`` (or in a tuple of floats).
+
+    Every config calls it first in its ``__post_init__``: a comparison such as ``lr > 0`` is False for NaN, so
+    range checks alone let ``nan`` through (and ``inf`` through every lower bound).
+
+    Raises:
+        ValueError: naming the field and its value.
+    """
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"{f.name} must be a finite number, got {item!r} (NaN and infinity are never "
+                                 f"valid settings)")
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
@@ -187,7 +207,7 @@ def _from_dict(cls: Any, data: Any, where: str) -> Any:
     """:func:`from_dict` for the dataclass at ``where``: ``""`` or a dotted prefix such as ``"optim."``."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where.rstrip('.') or cls.__name__}: expected a mapping of keys to values, "
-                          f"got {data!r} ({type(data).__name__})")
+                          f"got {short_repr(data)} ({type(data).__name__})")
     hints = _init_field_types(cls)
     data = _fold_sections(cls, data, hints, where, None)
     for key in data:
@@ -288,7 +308,8 @@ def _unknown_key(key: str, cls: type, hints: Mapping[str, Any], where: str) -> C
     valid = sorted(hints)
     close = difflib.get_close_matches(key, valid, n=1)
     hint = f"; did you mean {where + close[0]!r}?" if close else ""
-    return ConfigError(f"unknown key {where + key!r} in {cls.__name__}{hint} valid keys: {', '.join(valid)}")
+    return ConfigError(f"unknown key {short_repr(where + key)} in {cls.__name__}{hint} valid keys: "
+                       f"{', '.join(valid)}")
 
 
 def _construct(cls: Any, kwargs: dict[str, Any], where: str, base: Any = None) -> Any:
@@ -314,7 +335,7 @@ def _type_name(tp: Any) -> str:
 
 
 def _mismatch(value: Any, tp: Any, where: str, extra: str = "") -> ConfigError:
-    return ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__}){extra}")
+    return ConfigError(f"{where}: expected {_type_name(tp)}, got {short_repr(value)} ({type(value).__name__}){extra}")
 
 
 def _convert(value: Any, tp: Any, where: str) -> Any:
@@ -343,7 +364,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, Mapping):
             raise _mismatch(value, tp, where)
         key_tp, val_tp = args or (Any, Any)
-        return {_convert(k, key_tp, f"{where}[{k!r}]"): _convert(v, val_tp, f"{where}.{k}")
+        return {_convert(k, key_tp, f"{where}[{short_repr(k)}]"): _convert(v, val_tp, f"{where}.{short_repr(k)}")
                 for k, v in value.items()}
     if isinstance(tp, type):
         return _convert_class(value, tp, where)
@@ -355,9 +376,10 @@ def _convert_choice(value: Any, choices: tuple[Any, ...], where: str) -> Any:
         if value == choice and type(value) is type(choice):
             return choice
     names = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(value), names, n=1)
+    close = difflib.get_close_matches(value, names, n=1) if isinstance(value, str) and len(value) < 100 else []
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ConfigError(f"{where}: invalid choice {value!r}{hint} valid: {', '.join(repr(c) for c in choices)}")
+    raise ConfigError(f"{where}: invalid choice {short_repr(value)}{hint} valid: "
+                      f"{', '.join(repr(c) for c in choices)}")
 
 
 def _convert_union(value: Any, tp: Any, args: tuple[Any, ...], where: str) -> Any:
@@ -426,7 +448,7 @@ def _convert_class(value: Any, tp: type, where: str) -> Any:
             return value if isinstance(value, tp) else tp(value)
         except ValueError:
             valid = ", ".join(repr(m.value) for m in tp)
-            raise ConfigError(f"{where}: invalid choice {value!r}; valid: {valid}") from None
+            raise ConfigError(f"{where}: invalid choice {short_repr(value)}; valid: {valid}") from None
     if not isinstance(value, tp):
         raise _mismatch(value, tp, where)
     return value
@@ -457,17 +479,17 @@ def _override_tree(overrides: Iterable[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         parts = key.strip().removeprefix("--").split(".")
         if not sep or not all(parts):
-            raise ConfigError(f"override {item!r} is not of the form key=value or key.sub=value "
+            raise ConfigError(f"override {short_repr(item)} is not of the form key=value or key.sub=value "
                               f"(e.g. epochs=10, optim.lr=0.1)")
         node = tree
         for depth, part in enumerate(parts[:-1]):
             child = node.setdefault(part, {})
             if isinstance(child, _Override):
-                raise ConfigError(f"override {item!r} conflicts with an earlier override of "
+                raise ConfigError(f"override {short_repr(item)} conflicts with an earlier override of "
                                   f"{'.'.join(parts[:depth + 1])!r}")
             node = child
         if isinstance(node.get(parts[-1]), dict):
-            raise ConfigError(f"override {item!r} conflicts with an earlier override of a key inside it")
+            raise ConfigError(f"override {short_repr(item)} conflicts with an earlier override of a key inside it")
         node[parts[-1]] = _Override(text.strip())
     return tree
 

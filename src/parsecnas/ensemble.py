@@ -34,13 +34,14 @@ from .data import Loader, load_dataset
 from .distributions import CategoricalProduct
 from .evaluation import autocast_dtype, iter_logits, resolve_device, topk_accuracy
 from .export import load_model
-from .run import Run
-from .search import SearchConfig, load_distribution
+from .run import Run, RunError
+from .search import SearchConfig
 from .spaces import get_space, sample_uniform
 from .spaces.base import Space, choice_op
 from .spaces.genotype import Genotype, resolve_genotype
 from .strategies import ParsecConfig
 from .train import TrainConfig, evaluation_loader, train_genotype
+from .warm_start import load_distribution
 
 DEFAULT_SPACE = "darts"
 """The space of a search run whose ``config.yaml`` names none (``SearchConfig.space``'s default)."""
@@ -190,6 +191,9 @@ def train_ensemble(architectures: Sequence[Hashable], config: TrainConfig, run_d
     """
     genotypes = _as_genotypes(architectures)
     root = Path(run_dir)
+    if resume and not any(Run(root / f"member-{i}").exists() for i in range(len(genotypes))):
+        raise RunError(f"nothing to resume in {root}: it holds no ensemble member run (looked for "
+                       f"{root / 'member-0' / 'config.yaml'} ...); check the directory name, or drop --resume")
     results = [_train_member(g, replace(config, seed=config.seed + i), root / f"member-{i}", resume, progress)
                for i, g in enumerate(genotypes)]
     device = resolve_device(config.device)
@@ -223,7 +227,8 @@ def _train_member(genotype: Genotype, config: TrainConfig, member_dir: Path, res
             raise ValueError(f"cannot resume: {member_dir} holds a different architecture than the one given "
                              f"({result['genotype']}); resume with the same architectures or a new run directory")
         return result
-    return train_genotype(genotype, config, member_dir, resume=resume, progress=progress)
+    return train_genotype(genotype, config, member_dir, resume=resume and Run(member_dir).exists(),
+                          progress=progress)
 
 
 def _load_members(paths: Sequence[Path], device: torch.device, channels_last: bool) -> Iterator[torch.nn.Module]:

@@ -18,15 +18,9 @@ from typing import Any
 import torch
 
 from .data import Loader
+from .run.resources import resolve_device
 
 __all__ = ["autocast", "autocast_dtype", "evaluate", "iter_logits", "resolve_device", "to_layout", "topk_accuracy"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` (a GPU when present), ``cpu`` or ``cuda[:i]`` as a device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def autocast_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:

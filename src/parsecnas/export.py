@@ -22,12 +22,19 @@ from typing import Any
 import torch
 
 from .nets import EvalNetwork
+from .run.atomic import atomic_path
 from .run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .spaces.genotype import Genotype
 
 FORMAT = "parsecnas-model"
 VERSION = 1
 EXPORT_FORMATS = ("torchscript", "pt2", "onnx")
+EXPORT_SUFFIXES = {"torchscript": ".ts", "pt2": ".pt2", "onnx": ".onnx"}
+_RUN_MARKERS = ("config.yaml", "model.pt", "result.json", "summary.json", "ensemble.json", "checkpoint.pt")
+
+
+class ExportError(ValueError):
+    """An export would destroy a file, or the model or its export is not fit to ship; the message says why."""
 
 
 def save_model(net: EvalNetwork, path: str | Path, record: Mapping[str, Any] | None = None) -> Path:
@@ -51,7 +58,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Ev
         CheckpointError: the file is corrupt, is not a parsecnas model, or its weights do not fit its genotype.
     """
     path = model_path(path)
-    state = load_checkpoint(path, map_location)
+    state = load_checkpoint(path)  # on the CPU: a device this machine lacks is not a corrupt file
     if state is None:
         raise FileNotFoundError(f"no model file at {path}")
     if state.get("format") != FORMAT:
@@ -92,28 +99,75 @@ def example_input(net: EvalNetwork, image_size: int, batch: int = 1) -> torch.Te
     return torch.randn((batch, channels, image_size, image_size), generator=gen)
 
 
-def export_model(net: EvalNetwork, path: str | Path, fmt: str, image_size: int) -> dict[str, Any]:
+def export_model(net: EvalNetwork, path: str | Path, fmt: str, image_size: int, *,
+                 force: bool = False) -> dict[str, Any]:
     """Exports ``net`` (eval mode) and checks that the file reproduces the network's outputs.
 
     Formats: ``torchscript`` (``torch.jit.trace``; deprecated by PyTorch but still the most widely loadable),
     ``pt2`` (a ``torch.export`` program, PyTorch's successor to TorchScript) and ``onnx`` (the ``onnx`` extra).
 
-    The exported model takes any batch size at ``image_size`` (the size is fixed at export).
+    The exported model takes any batch size at ``image_size`` (the size is fixed at export). The file is
+    written beside its target, verified there and only then renamed onto ``path`` (fsynced), so a failed or
+    interrupted export leaves whatever was at ``path`` before. A run directory's own files (``model.pt``,
+    ``result.json``, the checkpoint, config and metrics, ...) are never replaced: inside a run directory only
+    ``.ts``, ``.pt2`` and ``.onnx`` files are written. Any other existing file is replaced only with ``force``.
+
     Returns ``{"path", "format", "max_abs_diff"}``: the largest difference between the exported model's logits
     and the network's on a seeded batch of 2.
 
     Raises:
         ValueError: an unknown format.
+        ExportError: the target is a run's file, exists (without ``force``) or is a folder; the network's
+            weights, its outputs or the exported model's outputs are not finite.
         ImportError: ONNX export without the ``onnx`` extra (``pip install 'parsecnas[onnx]'``).
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; valid: {', '.join(EXPORT_FORMATS)}")
+    path = Path(path)
+    check_export_target(path, force)
+    check_finite_weights(net)
     net = net.eval()
     x = example_input(net, image_size, batch=2)
     with torch.no_grad():
         expected = net(x)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_finite_outputs(expected, "the network")
+    with atomic_path(path) as tmp:
+        got = _export_to(net, x, tmp, fmt)
+        _check_finite_outputs(got, f"the exported {fmt} model")
+    return {"path": str(path), "format": fmt, "max_abs_diff": float((got - expected).abs().max())}
+
+
+def check_export_target(path: Path, force: bool = False) -> None:
+    """Raises :class:`ExportError` when writing an export to ``path`` could destroy a result."""
+    if path.is_dir():
+        raise ExportError(f"export target {path} is a folder; give a file name such as {path / 'model.ts'}")
+    folder = path.parent
+    if any((folder / marker).is_file() for marker in _RUN_MARKERS) and path.suffix not in EXPORT_SUFFIXES.values():
+        raise ExportError(f"refusing to write {path}: {folder} is a run directory and {path.name!r} would be (or "
+                          f"replace) one of its own files; inside a run directory exports are "
+                          f"{', '.join(EXPORT_SUFFIXES.values())} files (e.g. {folder / 'model.ts'})")
+    if path.exists() and not force:
+        raise ExportError(f"refusing to overwrite {path}, which exists; pass --force (force=True) to replace it, "
+                          f"or choose another --out")
+
+
+def check_finite_weights(net: torch.nn.Module) -> None:
+    """Raises :class:`ExportError` naming the tensors of ``net``'s state dict that hold NaN or infinity."""
+    bad = [name for name, t in net.state_dict().items() if t.is_floating_point() and not bool(t.isfinite().all())]
+    if bad:
+        shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
+        raise ExportError(f"the model's weights are not finite: {len(bad)} of {len(net.state_dict())} tensors "
+                          f"hold NaN or inf ({shown}); its training diverged, so there is nothing to export")
+
+
+def _check_finite_outputs(logits: torch.Tensor, what: str) -> None:
+    if not bool(logits.isfinite().all()):
+        raise ExportError(f"{what} gives non-finite logits (NaN or inf) on a seeded example batch; "
+                          f"refusing to export it")
+
+
+def _export_to(net: EvalNetwork, x: torch.Tensor, path: Path, fmt: str) -> torch.Tensor:
+    """Writes ``net`` in format ``fmt`` to ``path`` and returns the logits the file gives for ``x``."""
     if fmt == "torchscript":
         with torch.no_grad(), warnings.catch_warnings():
             # shape-dependent branches (odd-sized reductions) are fixed for the traced image size, as intended
@@ -121,15 +175,13 @@ def export_model(net: EvalNetwork, path: str | Path, fmt: str, image_size: int) 
             warnings.simplefilter("ignore", DeprecationWarning)
             scripted = torch.jit.trace(net, x)
             scripted.save(str(path))
-            got = torch.jit.load(str(path))(x)
-    elif fmt == "pt2":
+            return torch.jit.load(str(path))(x)
+    if fmt == "pt2":
         program = torch.export.export(net, (x,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
         torch.export.save(program, str(path))
         with torch.no_grad():
-            got = torch.export.load(str(path)).module()(x)
-    else:
-        got = torch.from_numpy(_onnx_export(net, x, path))
-    return {"path": str(path), "format": fmt, "max_abs_diff": float((got - expected).abs().max())}
+            return torch.export.load(str(path)).module()(x)
+    return torch.from_numpy(_onnx_export(net, x, path))
 
 
 def _onnx_export(net: EvalNetwork, x: torch.Tensor, path: Path) -> Any:
@@ -146,5 +198,6 @@ def _onnx_export(net: EvalNetwork, x: torch.Tensor, path: Path) -> Any:
     return session.run(None, {"images": x.numpy()})[0]
 
 
-__all__ = ["EXPORT_FORMATS", "example_input", "export_model", "load_model", "model_path", "model_record",
+__all__ = ["EXPORT_FORMATS", "EXPORT_SUFFIXES", "ExportError", "check_export_target", "check_finite_weights",
+           "example_input", "export_model", "load_model", "model_path", "model_record",
            "save_model"]

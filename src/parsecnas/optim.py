@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .config import check_finite
+
 
 @dataclass(frozen=True)
 class WeightOptimConfig:
@@ -21,12 +23,24 @@ class WeightOptimConfig:
     grad_clip: float = 5.0
 
     def __post_init__(self) -> None:
-        if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
-            raise ValueError(f"need 0 <= lr_min <= lr and lr > 0; got lr={self.lr}, lr_min={self.lr_min}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0 or self.grad_clip <= 0:
-            raise ValueError(f"need weight_decay >= 0 and grad_clip > 0; got {self.weight_decay}, {self.grad_clip}")
+        check_finite(self)
+        check_sgd_settings(self.lr, self.momentum, self.weight_decay, self.grad_clip, self.lr_min)
+
+
+def check_sgd_settings(lr: float, momentum: float, weight_decay: float, grad_clip: float,
+                       lr_min: float = 0.0) -> None:
+    """The rule every SGD config shares (search weights, training from scratch, partial training).
+
+    Raises:
+        ValueError: naming the bad setting and the valid range.
+    """
+    if lr <= 0 or lr_min < 0 or lr_min > lr:
+        raise ValueError(f"need lr > 0 and 0 <= lr_min <= lr; got lr={lr}, lr_min={lr_min}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+    if weight_decay < 0 or grad_clip <= 0:
+        raise ValueError(f"need weight_decay >= 0 and grad_clip > 0 (the largest gradient norm); got "
+                         f"weight_decay={weight_decay}, grad_clip={grad_clip}")
 
 
 class WeightOptimizer:

@@ -11,25 +11,29 @@ Any registered space works (``space: darts`` or ``nb201``). Where the space has 
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Hashable
+import warnings
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .config import to_dict, typed_by
+from .config import ConfigError, check_finite, from_dict, to_dict, typed_by
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search_split
 from .estimators.tabular import table_record
-from .evaluation import evaluate, resolve_device
+from .evaluation import evaluate
 from .optim import WeightOptimConfig, WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
+from .run.divergence import check_finite_checkpoint, check_step_losses
+from .run.resources import resolve_device
 from .spaces import get_space
 from .spaces.base import Space
 from .strategies import WeightSharingStrategy, create_strategy, list_strategies
 from .strategies.base import check_space, strategy_config_type
+from .warm_start import load_distribution as load_distribution  # re-exported: its old home
+from .warm_start import warm_start
 
 _log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ class DataConfig:
     image_size: int | None = None
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.image_size is not None and self.image_size < 8:
             raise ValueError(f"image_size must be >= 8 pixels or unset, got {self.image_size}")
         if not 0 < self.search_fraction < 1:
@@ -88,6 +93,7 @@ class NetConfig:
     auxiliary_weight: float = 0.4
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if (self.num_cells is not None and self.num_cells < 1) or self.channels < 2 or self.channels % 2:
             raise ValueError(f"need num_cells >= 1 and an even channels >= 2; got {self.num_cells}, "
                              f"{self.channels}")
@@ -124,6 +130,7 @@ class SearchConfig:
     settings: Any = field(default=None, metadata=typed_by("strategy", strategy_config_type, list_strategies))
 
     def __post_init__(self) -> None:
+        check_finite(self)
         expected = strategy_config_type(self.strategy)  # a ValueError lists the registered strategies
         if self.settings is None and expected is not None:
             object.__setattr__(self, "settings", expected())
@@ -307,14 +314,6 @@ def evaluate_architecture(net: torch.nn.Module, arch: Any, loader: Loader, chann
     return evaluate(net, loader, channels_last, arch=arch)["top1"]
 
 
-def load_distribution(run_dir: str | Path) -> dict[str, Any]:
-    """The exported distribution of an earlier search run (``distribution.json``)."""
-    path = Path(run_dir) / "distribution.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no distribution.json; --init-from needs a finished PARSEC run")
-    return json.loads(path.read_text())
-
-
 def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = False,
                progress: bool = True) -> SearchResult:
     """Runs (or resumes) a weight-sharing search and writes its outputs into ``run_dir``.
@@ -329,23 +328,35 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         ...                    settings=ParsecConfig(samples=2))
         >>> result = run_search(cfg, "/tmp/parsecnas-doc-run", progress=False)  # doctest: +SKIP
     """
-    check_space(config.strategy, get_space(config.space))
-    s = _setup(config)
-    if config.init_from:
-        missed = s.strategy.warm_start(load_distribution(config.init_from))
-        if missed:
-            _log.warning("--init-from %s: %d decision(s) not transferred (no match by name and size): %s",
-                         config.init_from, len(missed), ", ".join(missed[:8]) + (" ..." if len(missed) > 8 else ""))
+    check_space(config.strategy, get_space(config.space))  # before the run directory exists
     run = Run(run_dir)
-    state = run.restore() if run.create(to_dict(config), resume=resume) else None
-    done = _restore(s, state) if state is not None else _Progress()
-    timer = Timer(offset=done.elapsed).start()
-    if not done.finished:
-        done = _search(config, run, s, done.epoch, timer, progress)
-    arch = s.strategy.derive()
-    if not (state is not None and state.get("finished") and run.path_of("search_cost.json").is_file()):
-        write_outputs(run, s, arch, timer.hours)
-    return SearchResult(arch, run.path, run.metrics(), s.strategy, s.space)
+    with run.lock(resume=resume):  # held until the search ends: a second process on run_dir is refused
+        s = _setup(config)
+        if config.init_from:  # before the run is created: a warm start that cannot happen is an error, not a no-op
+            warm_start(s.strategy, s.space, config.init_from)
+        defaults = to_dict(SearchConfig(strategy=config.strategy))
+        state = run.restore(limit=config.epochs, parts=_parts(s), numbers=("elapsed",)) \
+            if run.create(to_dict(config), resume=resume, defaults=defaults, upgrade=_upgraded) else None
+        done = _Progress() if state is None else _Progress(int(state["epoch"]), float(state["elapsed"]),
+                                                           bool(state.get("finished", False)))
+        timer = Timer(offset=done.elapsed).start()
+        if not done.finished:
+            done = _search(config, run, s, done.epoch, timer, progress)
+        arch = s.strategy.derive()
+        if not (state is not None and state.get("finished") and run.path_of("search_cost.json").is_file()):
+            write_outputs(run, s, arch, timer.hours)
+        return SearchResult(arch, run.path, run.metrics(), s.strategy, s.space)
+
+
+def _upgraded(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored search config in the current shape (older runs kept one section per strategy), or as it is
+    when it does not load."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return to_dict(from_dict(SearchConfig, stored))
+        except ConfigError:
+            return stored
 
 
 @dataclass(frozen=True)
@@ -355,14 +366,16 @@ class _Progress:
     finished: bool = False
 
 
-def _restore(s: _Setup, state: dict[str, Any]) -> _Progress:
-    """Loads a checkpoint into the setup; where the search stood."""
-    s.net.load_state_dict(state["net"])
-    s.weights.load_state_dict(state["weights"])
-    s.strategy.load_state_dict(state["strategy"])
-    s.train.load_state_dict(state["train_loader"])
-    s.search.load_state_dict(state["search_loader"])
-    return _Progress(int(state["epoch"]), float(state["elapsed"]), bool(state.get("finished", False)))
+def _parts(s: _Setup) -> dict[str, Callable[[Any], object]]:
+    """What a checkpoint holds, by entry, with the function that loads each (the one list of the state)."""
+    return {"net": s.net.load_state_dict, "weights": s.weights.load_state_dict,
+            "strategy": s.strategy.load_state_dict, "train_loader": s.train.load_state_dict,
+            "search_loader": s.search.load_state_dict}
+
+
+def _state(s: _Setup) -> dict[str, Any]:
+    return {"net": s.net.state_dict(), "weights": s.weights.state_dict(), "strategy": s.strategy.state_dict(),
+            "train_loader": s.train.state_dict(), "search_loader": s.search.state_dict()}
 
 
 def _search(config: SearchConfig, run: Run, s: _Setup, start_epoch: int, timer: Timer, progress: bool) -> _Progress:
@@ -370,30 +383,30 @@ def _search(config: SearchConfig, run: Run, s: _Setup, start_epoch: int, timer: 
     steps = config.steps_per_epoch or len(s.train)
     with ProgressBar(total=(config.epochs - start_epoch) * steps, desc=config.strategy, enabled=progress) as bar:
         for epoch in range(start_epoch, config.epochs):
-            means = _epoch(config, s, steps, bar, epoch)
+            means = _epoch(config, run, s, steps, bar, epoch)
             record = _record(config, s, means, epoch + 1, steps, timer)
+            finished = epoch + 1 == config.epochs or s.strategy.should_stop()
+            state = {"epoch": epoch + 1, "elapsed": timer.elapsed, "finished": finished, **_state(s)}
+            check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
             run.log(record)
             bar.write(f"epoch {epoch + 1}: mode accuracy {record['mode_accuracy']:.4f}"
                       + (f", entropy {record['entropy']:.2f}" if "entropy" in record else "")
                       + (f", table test accuracy {record['table_test_accuracy']:.2f}"
                          if "table_test_accuracy" in record else ""))
-            finished = epoch + 1 == config.epochs or s.strategy.should_stop()
-            run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "finished": finished,
-                                 "net": s.net.state_dict(), "weights": s.weights.state_dict(),
-                                 "strategy": s.strategy.state_dict(), "train_loader": s.train.state_dict(),
-                                 "search_loader": s.search.state_dict()})
+            run.save_checkpoint(state)
             if finished:
                 return _Progress(epoch + 1, timer.elapsed, True)
     return _Progress(config.epochs, timer.elapsed, True)
 
 
-def _epoch(config: SearchConfig, s: _Setup, steps: int, bar: ProgressBar, epoch: int) -> EpochStats:
-    """One epoch of strategy steps; the per-epoch summary of their statistics."""
+def _epoch(config: SearchConfig, run: Run, s: _Setup, steps: int, bar: ProgressBar, epoch: int) -> EpochStats:
+    """One epoch of strategy steps; the per-epoch summary of their statistics. A non-finite loss stops it."""
     s.net.train()
     means = EpochStats(s.strategy.min_metrics)
     for step in range(steps):
         stats = s.strategy.step(s.net, s.weights, _layout(s.train.next_batch(), config.channels_last),
                                 _layout(s.search.next_batch(), config.channels_last))
+        check_step_losses(stats, run.path, epoch=epoch + 1, step=step + 1, last_good=epoch)
         means.add(stats)
         bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", step=step + 1, loss=stats.get("loss", 0.0),
                    **s.strategy.progress_metrics())

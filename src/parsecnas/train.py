@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .config import ConfigError, to_dict
+from .config import ConfigError, check_finite, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset
 from .estimators.cost import count_multiply_adds, count_parameters
 from .evaluation import autocast, autocast_dtype, evaluate, resolve_device, to_layout
@@ -26,7 +26,9 @@ from .evaluation import iter_logits as iter_logits  # re-exported: their old hom
 from .evaluation import topk_accuracy as topk_accuracy
 from .export import save_model
 from .nets import EvalNetwork, build_network
-from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
+from .optim import check_sgd_settings
+from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
+from .run.divergence import check_finite_checkpoint, check_step_losses
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
@@ -84,6 +86,7 @@ class TrainConfig:
     color_jitter: float = 0.0
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"epochs, batch_size and eval_batch_size must be >= 1; got {self.epochs}, "
                              f"{self.batch_size}, {self.eval_batch_size}")
@@ -93,8 +96,10 @@ class TrainConfig:
             raise ValueError(f"drop_path must lie in [0, 1), got {self.drop_path}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
-        if self.auxiliary_weight < 0 or self.lr <= 0:
-            raise ValueError(f"need auxiliary_weight >= 0 and lr > 0; got {self.auxiliary_weight}, {self.lr}")
+        if self.auxiliary_weight < 0 or self.color_jitter < 0:
+            raise ValueError(f"need auxiliary_weight >= 0 and color_jitter >= 0; got {self.auxiliary_weight}, "
+                             f"{self.color_jitter}")
+        check_sgd_settings(self.lr, self.momentum, self.weight_decay, self.grad_clip, self.lr_min)
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
         if self.crop_size < 0:
@@ -188,8 +193,15 @@ def train_genotype(
     provenance = search_provenance(genotype)
     genotype = resolve_genotype(genotype)
     run = Run(run_dir)
-    resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume)
-    device = resolve_device(config.device)
+    with run.lock(resume=resume):  # held until the training ends: a second process on run_dir is refused
+        return _train(genotype, provenance, config, run, resume, progress)
+
+
+def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
+           progress: bool) -> dict[str, Any]:
+    device = resolve_device(config.device)  # before the run is created: a missing GPU is an error, not a run
+    resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
+                          defaults=to_dict(TrainConfig()))
     ds = load_dataset(config.dataset, config.data_dir)
     train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout,
                                                                              config.crop_size, config.color_jitter),
@@ -206,15 +218,12 @@ def train_genotype(
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     start, elapsed = 0, 0.0
-    state = run.restore() if resuming else None
+    parts = {"net": net.load_state_dict, "sgd": sgd.load_state_dict, "schedule": schedule.load_state_dict,
+             "loader": train.load_state_dict, "scaler": scaler.load_state_dict,
+             "drop_path_generator": net.drop_path_generator.set_state}
+    state = run.restore(limit=config.epochs, parts=parts, numbers=("elapsed",)) if resuming else None
     if state is not None:
         start, elapsed = int(state["epoch"]), float(state["elapsed"])
-        net.load_state_dict(state["net"])
-        sgd.load_state_dict(state["sgd"])
-        schedule.load_state_dict(state["schedule"])
-        train.load_state_dict(state["loader"])
-        scaler.load_state_dict(state["scaler"])
-        net.drop_path_generator.set_state(state["drop_path_generator"])
     forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]] = (
         torch.compile(net.forward_train) if config.compile else net.forward_train)
     steps = config.steps_per_epoch or len(train)
@@ -224,26 +233,29 @@ def train_genotype(
             net.train()
             net.drop_path_prob = config.drop_path * epoch / config.epochs
             total_loss = 0.0
-            for _ in range(steps):
+            for step in range(steps):
                 x, y = train.next_batch()
                 with autocast(device, amp_dtype):
                     logits, aux = forward(to_layout(x, config.channels_last))
                 loss = training_loss(logits, aux, y, config.auxiliary_weight, config.label_smoothing)
+                value = loss.item()
+                check_step_losses({"loss": value}, run.path, epoch=epoch + 1, step=step + 1, last_good=epoch)
                 sgd.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(sgd)
                 torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
                 scaler.step(sgd)
                 scaler.update()
-                total_loss += loss.item()
-                bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", loss=loss.item())
+                total_loss += value
+                bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", loss=value)
             schedule.step()
+            state = {"epoch": epoch + 1, "elapsed": timer.elapsed, "net": net.state_dict(), "sgd": sgd.state_dict(),
+                     "schedule": schedule.state_dict(), "loader": train.state_dict(), "scaler": scaler.state_dict(),
+                     "drop_path_generator": net.drop_path_generator.get_state()}
+            check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
             run.log({"epoch": epoch + 1, "train_loss": total_loss / steps, "lr": sgd.param_groups[0]["lr"],
                      "drop_path": net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
-            run.save_checkpoint({"epoch": epoch + 1, "elapsed": timer.elapsed, "net": net.state_dict(),
-                                 "sgd": sgd.state_dict(), "schedule": schedule.state_dict(),
-                                 "loader": train.state_dict(), "scaler": scaler.state_dict(),
-                                 "drop_path_generator": net.drop_path_generator.get_state()})
+            run.save_checkpoint(state)
     accuracy = evaluate(net, test, config.channels_last, amp_dtype)
     result = {
         **provenance,
@@ -279,14 +291,17 @@ def train_seeds(
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {list(seeds)}")
     root = Path(run_dir)
+    dirs = [root / f"seed-{seed}" for seed in seeds]
+    if resume and not any(Run(d).exists() for d in dirs):
+        raise RunError(f"nothing to resume in {root}: it holds no seed run (looked for "
+                       f"{dirs[0] / 'config.yaml'} ...); check the directory name, or drop --resume")
     results = []
-    for seed in seeds:
-        seed_dir = root / f"seed-{seed}"
+    for seed, seed_dir in zip(seeds, dirs, strict=True):
         if resume and (seed_dir / "result.json").is_file():
             results.append(Run(seed_dir).read_json("result.json"))
             continue
-        results.append(train_genotype(genotype, replace(config, seed=seed), seed_dir, resume=resume,
-                                      progress=progress))
+        results.append(train_genotype(genotype, replace(config, seed=seed), seed_dir,
+                                      resume=resume and Run(seed_dir).exists(), progress=progress))
     summary = summarize(results)
     Run(root).write_json("summary.json", summary)
     return summary

@@ -15,8 +15,16 @@ import numpy as np
 import pytest
 import torch
 
-from parsecnas.data import ImageDataset, load_dataset
+from parsecnas.data import ImageDataset, cifar, files, load_dataset
 from parsecnas.data.cifar import CIFAR10_CLASSES
+
+
+@pytest.fixture(autouse=True)
+def fakes_pass_the_checksum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read small stand-ins written under the real file names, whose md5 is not the published one;
+    checksums have their own tests (test_file_integrity.py)."""
+    monkeypatch.setattr(files, "verify_file", lambda path, md5: path)
+    monkeypatch.setattr(cifar, "verify_file", lambda path, md5: path)
 
 
 def _add(archive: tarfile.TarFile, name: str, obj: object) -> None:

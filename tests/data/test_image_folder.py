@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from parsecnas.data import load_dataset, load_image_folder
+from parsecnas.data import ImageDataset, load_dataset, load_image_folder
 
 CLASSES = ("cat", "dog", "Emu")  # sorted order: Emu, cat, dog
 
@@ -118,3 +118,48 @@ def test_load_dataset_image_folder_uses_data_dir_as_the_source(isolated: Path) -
     assert load_dataset("image-folder", data_dir=isolated / "src").num_classes == 3
     with pytest.raises(ValueError, match="needs data_dir"):
         load_dataset("image-folder")
+
+
+def test_sixteen_bit_grayscale_pngs_are_scaled_not_saturated(isolated: Path) -> None:
+    rng = np.random.default_rng(0)
+    wide = {}
+    for cls in ("a", "b"):
+        (isolated / "deep" / cls).mkdir(parents=True)
+        for i in range(5):
+            pixels = rng.integers(0, 65536, (6, 8), dtype=np.uint16)
+            pixels[0, :2] = (0, 65535)  # the range's ends map to 0 and 255
+            Image.fromarray(pixels).save(isolated / "deep" / cls / f"{i}.png")
+            wide[f"{cls}/{i}"] = pixels
+    ds = load_image_folder(isolated / "deep", test_fraction=0.2, seed=0)
+    images = torch.cat([ds.train_images, ds.test_images])
+    assert images.shape[1] == 1
+    expected = torch.from_numpy(np.stack([np.rint(p / 257.0) for p in wide.values()])).to(torch.uint8)
+    found = sorted(map(bytes, images[:, 0].numpy()))
+    assert found == sorted(map(bytes, expected.numpy()))
+    assert float((images == 255).float().mean()) < 0.05  # clipping made 99.6% of pixels 255
+
+
+def test_floating_point_images_are_refused_by_name(isolated: Path) -> None:
+    for cls in ("a", "b"):
+        (isolated / "float" / cls).mkdir(parents=True)
+        Image.fromarray(np.full((6, 8), 0.5, dtype=np.float32)).save(isolated / "float" / cls / "x.tiff")
+    with pytest.raises(ValueError, match="'a/x.tiff' has floating-point pixels"):
+        load_image_folder(isolated / "float", cache=False)
+
+
+@pytest.mark.parametrize("layout", ["flat", "split"])
+def test_a_folder_with_one_class_is_refused(isolated: Path, layout: str) -> None:
+    folder = isolated / "one" / ("train/cats" if layout == "split" else "cats")
+    folder.mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(_image(0, i)).save(folder / f"{i}.png")
+    with pytest.raises(ValueError, match=r"found 1 class folder\(s\) \['cats'\]; a dataset needs at least two"):
+        load_image_folder(isolated / "one")
+
+
+def test_a_dataset_value_with_one_class_is_refused() -> None:
+    images = torch.zeros(4, 1, 8, 8, dtype=torch.uint8)
+    images[0] = 1
+    labels = torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(ValueError, match=r"has 1 class\(es\) \['only'\]; classification needs at least two"):
+        ImageDataset.from_tensors("toy", images, labels, images, labels, ("only",))

@@ -44,9 +44,14 @@ def test_resume_with_the_same_config_is_allowed(tmp_path: Path) -> None:
     assert Run(tmp_path).create(as_tuples, resume=True) is True
 
 
-def test_resume_flag_starts_a_new_run_when_there_is_none(tmp_path: Path) -> None:
-    assert Run(tmp_path / "fresh").create(CONFIG, resume=True) is False
-    assert Run(tmp_path / "fresh").exists()
+@pytest.mark.parametrize("kind", ["missing", "empty"])
+def test_resume_of_a_directory_without_a_run_is_refused_naming_what_it_looked_for(tmp_path: Path, kind) -> None:
+    path = tmp_path / "mistyped"
+    if kind == "empty":
+        path.mkdir()
+    with pytest.raises(RunError, match=f"nothing to resume in .*looked for {path / 'config.yaml'}"):
+        Run(path).create(CONFIG, resume=True)
+    assert (kind == "empty") == path.exists() and not Run(path).exists()
 
 
 def test_resume_with_a_different_config_names_the_differing_keys(tmp_path: Path) -> None:
@@ -145,3 +150,16 @@ def test_summary_names_the_directory_and_its_contents(tmp_path: Path) -> None:
     assert str(tmp_path / "run") in summary
     assert "1 metrics records" in summary and '"entropy": 3.5' in summary
     assert "checkpoint.pt" in summary and "config.yaml" in summary
+
+
+def test_resume_tolerates_keys_newer_than_the_stored_config_when_they_hold_their_default(tmp_path: Path) -> None:
+    Run(tmp_path).create(CONFIG)  # written before the fields "seed" and "optim.nesterov" existed
+    defaults = {**CONFIG, "seed": 0, "optim": {"lr": 0.025, "momentum": 0.9, "nesterov": False}}
+    given = {**CONFIG, "seed": 0, "optim": {**CONFIG["optim"], "nesterov": False}}
+    before = (tmp_path / "config.yaml").read_bytes()
+    assert Run(tmp_path).create(given, resume=True, defaults=defaults) is True
+    assert (tmp_path / "config.yaml").read_bytes() == before
+    with pytest.raises(RunError, match=r"1 key\(s\): seed: stored '<absent>', given 3"):
+        Run(tmp_path).create({**given, "seed": 3}, resume=True, defaults=defaults)
+    with pytest.raises(RunError, match="optim.lr: stored 0.1, given 0.025"):  # a stored key still counts
+        Run(tmp_path).create(defaults, resume=True, defaults=defaults)

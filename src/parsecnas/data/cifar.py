@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from parsecnas.data.files import RemoteFile, fetch_files, locate_files
+from parsecnas.data.files import RemoteFile, fetch_files, locate_files, verify_file
 from parsecnas.data.image_dataset import ImageDataset
 from parsecnas.data.image_folder import load_image_folder
 
@@ -132,7 +132,7 @@ def load_cifar10(data_dir: str | os.PathLike[str] | None = None, download: bool 
     """
     local = locate_files("cifar10", [CIFAR10_FILE.name], data_dir)
     if CIFAR10_FILE.name in local:
-        return _cifar10_from_pickles(local[CIFAR10_FILE.name])
+        return _cifar10_from_pickles(verify_file(local[CIFAR10_FILE.name], CIFAR10_FILE.md5))
     jpeg = locate_files(CIFAR10_JPEG_FOLDER, [CIFAR10_JPEG_FILE], data_dir)
     if CIFAR10_JPEG_FILE in jpeg:
         return _cifar10_from_jpeg(jpeg[CIFAR10_JPEG_FILE])

@@ -3,8 +3,11 @@
 A dataset's files are looked up in ``<root>/<folder>/`` for each root in :func:`search_dirs`, in order: the
 ``data_dir`` argument, the folder named by the ``PARSECNAS_DATA`` environment variable, then the per-user
 cache (``$XDG_CACHE_HOME/parsecnas`` or ``~/.cache/parsecnas``). Missing files are downloaded from the base
-URLs in :data:`MIRRORS` into ``data_dir`` (when given and writable) or the cache, written atomically and
-checked against their published md5; ``$PARSECNAS_DATA`` is never written to.
+URLs in :data:`MIRRORS` into ``data_dir`` (when given and writable) or the cache, fsynced, renamed into place
+and checked against their published md5; ``$PARSECNAS_DATA`` is never written to. Files found on disk are
+checked against the same md5 the first time they are used (:func:`verify_file`); a small record under the
+per-user cache (``verified/``) remembers the result by path, size and modification time, so an unchanged file
+is not hashed again.
 
 Example:
     >>> from parsecnas.data.files import search_dirs
@@ -15,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -41,6 +45,7 @@ __all__ = [
     "md5sum",
     "save_npz",
     "search_dirs",
+    "verify_file",
     "writable_root",
 ]
 
@@ -54,12 +59,18 @@ MIRRORS: dict[str, list[str]] = {
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "http://yann.lecun.com/exdb/mnist/",
     ],
-    "fashion-mnist": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+    "fashion-mnist": [
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    ],
     "cifar10": ["https://www.cs.toronto.edu/~kriz/"],
     "cifar100": ["https://www.cs.toronto.edu/~kriz/"],
     "svhn": ["http://ufldl.stanford.edu/housenumbers/"],
 }
-"""Base URLs per dataset folder, tried in order. Replace an entry to download from another server."""
+"""Base URLs per dataset folder, tried in order, https first where the authors publish over https (the
+Fashion-MNIST authors' repository; the SVHN authors' server and the original MNIST page serve plain http).
+Every download is checked against the published md5, so a plain-http mirror cannot slip in a changed file.
+Replace an entry to download from another server."""
 
 _CHUNK = 1 << 20
 _FILE_MODE = 0o644  # mkstemp creates 0o600; finished files are readable like any other download
@@ -163,6 +174,66 @@ def md5sum(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def verify_file(path: Path, md5: str) -> Path:
+    """Checks a file found on disk against its published md5, once per version of the file.
+
+    The result is remembered under ``cache_dir()/verified/`` keyed by the file's resolved path, size and
+    modification time (never beside the file: data folders may be shared and read-only), so a later call on
+    the unchanged file costs one ``stat``.
+
+    Raises:
+        ChecksumError: the md5 differs; the message names the file and says how to recover.
+    """
+    record, marker = _verified_record(path, md5), _marker(path)
+    try:
+        if json.loads(marker.read_text(encoding="utf-8")) == record:
+            return path
+    except (OSError, ValueError):
+        pass
+    found = md5sum(path)
+    if found != md5:
+        raise ChecksumError(f"{path}: md5 {found} differs from the published {md5}; the file is damaged or is not "
+                            f"the dataset's: delete it to download it again, or replace it with a good copy")
+    _remember(marker, record)
+    return path
+
+
+def _marker(path: Path) -> Path:
+    key = hashlib.sha1(str(path.resolve()).encode(), usedforsecurity=False).hexdigest()[:24]
+    return cache_dir() / "verified" / f"{key}.json"
+
+
+def _verified_record(path: Path, md5: str) -> dict[str, object]:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "md5": md5}
+
+
+def _remember(marker: Path, record: dict[str, object]) -> None:
+    """Writes a verification record atomically; a cache that cannot be written only costs a later re-check."""
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=marker.parent, prefix=f".{marker.name}.", suffix=".part")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(record, out)
+        os.replace(tmp_name, marker)
+    except OSError as err:
+        _log.debug("could not record the verification of %s: %s", record["path"], err)
+
+
+def _fsync(path: str | os.PathLike[str]) -> None:
+    """Flushes a file (or a folder's entries, where the platform allows opening folders) to the disk."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def download_file(url: str, dest: Path, md5: str | None = None, timeout: float = 30.0) -> Path:
     """Download ``url`` to ``dest`` through a temporary file in the same folder, then rename it.
 
@@ -187,15 +258,20 @@ def download_file(url: str, dest: Path, md5: str | None = None, timeout: float =
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 digest.update(chunk)
                 out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the rename makes it the dataset's file
         if md5 is not None and digest.hexdigest() != md5:
             raise ChecksumError(
                 f"{url}: md5 {digest.hexdigest()} differs from the published {md5}; the download was deleted"
             )
         os.chmod(tmp_name, _FILE_MODE)
         os.replace(tmp_name, dest)
+        _fsync(dest.parent)
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
+    if md5 is not None:  # checked while downloading: no need to hash it again when next found on disk
+        _remember(_marker(dest), _verified_record(dest, md5))
     return dest
 
 
@@ -270,6 +346,9 @@ def fetch_files(
         ChecksumError: Every mirror tried for a file served it with the wrong md5.
     """
     found = locate_files(folder, [f.name for f in files], data_dir)
+    for remote in files:
+        if remote.name in found:
+            verify_file(found[remote.name], remote.md5)
     missing = [f for f in files if f.name not in found]
     if not missing:
         return found
@@ -317,8 +396,10 @@ def save_npz(path: Path, arrays: Mapping[str, np.ndarray], compress: bool = Fals
                 info.compress_type = method
                 with archive.open(info, "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
+        _fsync(tmp_name)  # on disk before the rename: a crash never leaves a truncated cache under its name
         os.chmod(tmp_name, _FILE_MODE)
         os.replace(tmp_name, path)
+        _fsync(path.parent)
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)

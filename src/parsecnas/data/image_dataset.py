@@ -96,8 +96,9 @@ class ImageDataset:
         object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
         object.__setattr__(self, "std", tuple(float(s) for s in self.std))
-        if not self.classes:
-            raise ValueError(f"dataset {self.name!r} has no classes")
+        if len(self.classes) < 2:
+            raise ValueError(f"dataset {self.name!r} has {len(self.classes)} class(es) {list(self.classes)[:3]}; "
+                             f"classification needs at least two (with one, any network scores accuracy 1.0)")
         _check_split("train", self.train_images, self.train_labels, len(self.classes))
         _check_split("test", self.test_images, self.test_labels, len(self.classes))
         if self.train_images.shape[1:] != self.test_images.shape[1:]:

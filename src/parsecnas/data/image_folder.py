@@ -40,7 +40,8 @@ IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 )
 _SPLITS = ("train", "test")
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: 16-bit images scaled, no longer clipped
+_WIDE_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ def _layout(keys: list[str], source: Path) -> tuple[tuple[str, ...], list[tuple[
         )
     rows = [(p[0] == "test", p[-2]) for p in parts] if split_layout else [(False, p[0]) for p in parts]
     classes = tuple(sorted({cls for is_test, cls in rows if not is_test}))
+    if len(classes) < 2:
+        raise ValueError(f"{source}: found {len(classes)} class folder(s) {list(classes)}; a dataset needs at least "
+                         "two (one subfolder of images per class), else any network scores accuracy 1.0")
     index = {cls: i for i, cls in enumerate(classes)}
     unknown = sorted({cls for _, cls in rows if cls not in index})
     if unknown:
@@ -108,6 +112,25 @@ def _layout(keys: list[str], source: Path) -> tuple[tuple[str, ...], list[tuple[
     return classes, entries, any(is_test for _, _, is_test in entries)
 
 
+def _pixels(image: Image.Image, name: str) -> tuple[np.ndarray, bool]:
+    """``(H, W, 3)`` uint8 pixels of ``image`` and whether it is grayscale.
+
+    16-bit grayscale images (PNG/TIFF modes ``I;16*``, and ``I`` as Pillow opens 16-bit PNGs) are scaled from
+    0..65535 to 0..255; Pillow's own conversion would clip them, saturating nearly every pixel.
+    """
+    if image.mode in _WIDE_GRAY_MODES:
+        wide = np.asarray(image).astype(np.int64)
+        if wide.size and (wide.min() < 0 or wide.max() > 65535):
+            raise ValueError(f"image {name!r} ({image.mode}) has values in {wide.min()}..{wide.max()}, outside "
+                             "the 16-bit range 0..65535; save it as an 8- or 16-bit image")
+        gray = ((wide * 255 + 32767) // 65535).astype(np.uint8)  # rounded, 65535 -> 255
+        return np.repeat(gray[..., None], 3, axis=2), True
+    if image.mode == "F":
+        raise ValueError(f"image {name!r} has floating-point pixels (mode F), which have no fixed range; save it "
+                         "as an 8- or 16-bit image")
+    return np.asarray(image.convert("RGB")), image.mode in ("L", "1")
+
+
 def _decode(blobs: list[bytes], names: list[str]) -> np.ndarray:
     """Decode images to ``(N, C, H, W)`` uint8; C is 1 if all are grayscale, else 3."""
     out: np.ndarray | None = None
@@ -115,8 +138,8 @@ def _decode(blobs: list[bytes], names: list[str]) -> np.ndarray:
     for i, (blob, name) in enumerate(zip(blobs, names, strict=True)):
         try:
             with Image.open(io.BytesIO(blob)) as image:
-                grayscale = grayscale and image.mode in ("L", "1")
-                pixels = np.asarray(image.convert("RGB"))
+                pixels, gray = _pixels(image, name)
+                grayscale = grayscale and gray
         except (UnidentifiedImageError, OSError) as err:
             raise ValueError(f"cannot decode image {name!r}: {err}") from err
         if out is None:

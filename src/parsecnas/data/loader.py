@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from parsecnas.config import check_finite
 from parsecnas.data.augment import (
     center_crop_resize,
     color_jitter,
@@ -67,6 +68,7 @@ class LoaderConfig:
     color_jitter: float = 0.0
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.batch_size < 1:
             raise ValueError(f"batch_size={self.batch_size}; it must be at least 1")
         if self.crop_padding < 0:
@@ -290,8 +292,11 @@ class Loader:
         ):
             if state[key] != mine:
                 raise ValueError(f"state has {key}={state[key]!r} but this loader has {key}={mine!r}")
-        if not 0 <= int(state["position"]) < len(self):
-            raise ValueError(f"state position {state['position']} is outside 0..{len(self) - 1}")
+        for key, top in (("position", len(self) - 1), ("epoch", None)):
+            value = state[key]
+            if type(value) is not int or value < 0 or (top is not None and value > top):
+                valid = f"0..{top}" if top is not None else "an integer >= 0"
+                raise ValueError(f"state {key} {value!r} is out of range; valid: {valid}")
         self._epoch = int(state["epoch"])
         self._position = int(state["position"])
         self._order = None

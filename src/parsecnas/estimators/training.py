@@ -22,8 +22,11 @@ from typing import Any
 
 import torch
 
+from ..config import check_finite
 from ..data import Loader, LoaderConfig, load_dataset, train_search_split
-from ..evaluation import evaluate, resolve_device
+from ..evaluation import evaluate
+from ..optim import check_sgd_settings
+from ..run.resources import resolve_device
 from ..spaces.base import Space
 from .cost import count_parameters
 
@@ -57,8 +60,10 @@ class PartialTrainingConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if not 0 < self.valid_fraction < 1:
             raise ValueError(f"valid_fraction must lie in (0, 1), got {self.valid_fraction}")
+        check_sgd_settings(self.lr, self.momentum, self.weight_decay, self.grad_clip)
         if self.epochs <= 0 or self.batch_size < 1 or self.valid_examples < 1:
             raise ValueError(f"need epochs > 0, batch_size >= 1 and valid_examples >= 1; got {self.epochs}, "
                              f"{self.batch_size}, {self.valid_examples}")

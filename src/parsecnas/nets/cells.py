@@ -25,8 +25,12 @@ class CellSpec:
 
 
 def cell_plan(num_cells: int, channels: int, stem_channels: int, multiplier: int = NUM_NODES,
-              first_reduction_prev: bool = False) -> list[CellSpec]:
-    """DARTS's stack: reductions (which double the width) at 1/3 and 2/3 of the depth."""
+              first_reduction_prev: bool = False, reduce_multiplier: int | None = None) -> list[CellSpec]:
+    """DARTS's stack: reductions (which double the width) at 1/3 and 2/3 of the depth.
+
+    A cell outputs ``multiplier`` (reduction cells: ``reduce_multiplier``, by default the same) times its width:
+    the number of nodes its genotype concatenates.
+    """
     if num_cells < 1:
         raise ValueError(f"num_cells must be >= 1, got {num_cells}")
     reductions = {num_cells // 3, 2 * num_cells // 3} if num_cells >= 3 else set()
@@ -36,7 +40,8 @@ def cell_plan(num_cells: int, channels: int, stem_channels: int, multiplier: int
         red = i in reductions
         c = c * 2 if red else c
         plan.append(CellSpec(c_pp, c_p, c, red, red_prev))
-        c_pp, c_p, red_prev = c_p, multiplier * c, red
+        outputs = reduce_multiplier if red and reduce_multiplier is not None else multiplier
+        c_pp, c_p, red_prev = c_p, outputs * c, red
     return plan
 
 

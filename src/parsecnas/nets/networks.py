@@ -55,7 +55,8 @@ class EvalNetwork(nn.Module):
         else:
             stem_channels = channels
             self.stem0, self.stem1 = imagenet_stems(in_channels, channels)
-        plan = cell_plan(num_cells, channels, stem_channels, first_reduction_prev=stem == "imagenet")
+        plan = cell_plan(num_cells, channels, stem_channels, len(genotype.normal_concat),
+                         first_reduction_prev=stem == "imagenet", reduce_multiplier=len(genotype.reduce_concat))
         cells = [EvalCell(genotype, spec) for spec in plan]
         self.cells = nn.ModuleList(cells)
         self.aux_index = 2 * num_cells // 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from parsecnas.run.atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from parsecnas.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from parsecnas.run.lock import RunLock, RunLockError
 from parsecnas.run.metrics import MetricsError, MetricsLog
 from parsecnas.run.progress import ProgressBar
 from parsecnas.run.resources import Timer, device_name, peak_gpu_mb, peak_rss_mb
@@ -19,6 +20,8 @@ __all__ = [
     "ProgressBar",
     "Run",
     "RunError",
+    "RunLock",
+    "RunLockError",
     "Timer",
     "atomic_write",
     "atomic_write_bytes",

@@ -17,11 +17,12 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "remove_stale_temp_files"]
+__all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_text", "fsync_file",
+           "remove_stale_temp_files"]
 
 _TMP_SUFFIX = ".tmp"
 _TMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
@@ -37,22 +38,42 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
         The target path.
     """
     path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that needs a file name (``torch.jit.save``, ONNX).
+
+    When the block ends normally, the file written at the temporary path is fsynced and renamed onto ``path``
+    (then the folder is fsynced); when it raises, the temporary file is removed and ``path`` is untouched.
+    The block may also read the temporary file back, e.g. to verify it before it replaces anything.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{_TMP_SUFFIX}")
     # os.open with mode 0o666 lets the umask decide permissions, as for an ordinary new file.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
-    return path
+
+
+def fsync_file(path: str | Path) -> None:
+    """Flush ``path``'s content to the disk (before a rename makes it visible under its final name)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -19,16 +19,19 @@ Example:
 from __future__ import annotations
 
 import collections
+import math
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from parsecnas._text import short_repr
 from parsecnas.run.atomic import atomic_write
 
-__all__ = ["CheckpointError", "check_checkpoint_state", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CheckpointError", "check_checkpoint_state", "check_resume_state", "load_checkpoint", "load_parts",
+           "save_checkpoint"]
 
 _LEAF_TYPES = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.device)
 _MAPPING_TYPES = (dict, collections.OrderedDict)
@@ -109,6 +112,52 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, expected a dict")
     return state
+
+
+def check_resume_state(state: Mapping[str, Any], path: Path, key: str, *, limit: int | None = None,
+                       required: Sequence[str] = (), numbers: Sequence[str] = ()) -> int:
+    """Validates a loaded checkpoint as strictly as a config, and returns its progress counter ``state[key]``.
+
+    Args:
+        state: the loaded checkpoint.
+        path: its file, for the messages.
+        key: the progress counter (e.g. ``epoch``): an integer >= 0, and <= ``limit`` when given.
+        required: entries that must be present.
+        numbers: entries that must be finite numbers >= 0 (e.g. ``elapsed`` seconds).
+
+    Raises:
+        CheckpointError: naming the missing or out-of-range entry and what is valid.
+    """
+    missing = [k for k in (key, *required, *numbers) if k not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} has no {', '.join(map(repr, missing))} entry to resume from; "
+                              f"its keys: {', '.join(map(str, state))}")
+    step = state[key]
+    if isinstance(step, torch.Tensor) and step.numel() == 1 and not step.is_floating_point():
+        step = step.item()
+    top = "" if limit is None else f" .. {limit}"
+    if type(step) is not int or step < 0 or (limit is not None and step > limit):
+        raise CheckpointError(f"checkpoint {path}: {key} {short_repr(step)} is out of range; valid: an integer "
+                              f"0{top if limit is not None else ' or more'}. The file is damaged or not this "
+                              f"run's; delete it to restart the run")
+    for name in numbers:
+        value = state[name]
+        if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+            raise CheckpointError(f"checkpoint {path}: {name} {short_repr(value)} is not a finite number >= 0; the "
+                                  f"file is damaged or not this run's")
+    return step
+
+
+def load_parts(state: Mapping[str, Any], path: Path, parts: Mapping[str, Callable[[Any], object]]) -> None:
+    """Loads each entry of ``state`` into its part (``{"net": net.load_state_dict, ...}``); a part that does not
+    fit (missing keys, wrong shapes, a different loader) is a CheckpointError naming the entry."""
+    for name, load in parts.items():
+        try:
+            load(state[name])
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+            raise CheckpointError(f"checkpoint {path}: its {name!r} entry does not fit this run "
+                                  f"({type(exc).__name__}: {_first_line(exc)[:200]}); resume with the "
+                                  f"config that wrote it, or delete the checkpoint to restart") from exc
 
 
 def _first_line(exc: BaseException) -> str:

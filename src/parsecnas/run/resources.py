@@ -20,7 +20,37 @@ from types import TracebackType
 
 import torch
 
-__all__ = ["Timer", "device_name", "peak_gpu_mb", "peak_rss_mb"]
+__all__ = ["Timer", "device_name", "peak_gpu_mb", "peak_rss_mb", "resolve_device"]
+
+_DEVICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device ``name`` (``auto``: a GPU when present, else the CPU), checked to exist on this machine.
+
+    Raises:
+        ValueError: an unknown device name, or a device this machine does not have (CUDA without a GPU or
+            without a CUDA build of PyTorch, a GPU index beyond the GPUs present, MPS off Apple silicon).
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; valid: {_DEVICES}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA support"
+            raise ValueError(f"device {name!r} asked for, but CUDA is not available on this machine (PyTorch "
+                             f"{torch.__version__} with {build}, {torch.cuda.device_count()} GPU(s) visible); use "
+                             f"--device cpu, or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r} asked for, but this machine has {torch.cuda.device_count()} "
+                             f"GPU(s): valid indices 0 .. {torch.cuda.device_count() - 1}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} asked for, but MPS (Apple silicon) is not available here; use --device "
+                         f"cpu, or auto")
+    return device
 
 
 def peak_rss_mb() -> float:

@@ -6,16 +6,21 @@ Layout::
         config.yaml      the resolved config, written once; a resumed run must match it
         metrics.jsonl    one JSON record per line (see parsecnas.run.metrics)
         checkpoint.pt    the latest checkpoint (see parsecnas.run.checkpoint)
+        .lock            held by the process running it (see parsecnas.run.lock)
         ...              final outputs: genotype.json, cell drawings, curves
+
+A search or training holds :meth:`Run.lock` for its whole life, so a second process on the same directory is
+refused instead of interleaving its epochs with the first one's.
 
 Example:
     >>> import tempfile, pathlib
     >>> run = Run(pathlib.Path(tempfile.mkdtemp()) / "search")
-    >>> run.create({"epochs": 2, "optim": {"lr": 0.1}})  # False: a new run
+    >>> with run.lock():
+    ...     run.create({"epochs": 2, "optim": {"lr": 0.1}})  # False: a new run
+    ...     for epoch in range(2):
+    ...         run.log({"epoch": epoch, "mode_accuracy": 0.5 + 0.1 * epoch})
+    ...         _ = run.save_checkpoint({"epoch": epoch})
     False
-    >>> for epoch in range(2):
-    ...     run.log({"epoch": epoch, "mode_accuracy": 0.5 + 0.1 * epoch})
-    ...     _ = run.save_checkpoint({"epoch": epoch})
     >>> Run(run.path).create({"epochs": 2, "optim": {"lr": 0.1}}, resume=True)  # True: resumed
     True
     >>> run.restore()["epoch"]
@@ -26,15 +31,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 
+from parsecnas._text import short_repr
 from parsecnas.run.atomic import atomic_write_text, remove_stale_temp_files
-from parsecnas.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from parsecnas.run.checkpoint import check_resume_state, load_checkpoint, load_parts, save_checkpoint
+from parsecnas.run.lock import LOCK_FILE, RunLock
 from parsecnas.run.metrics import MetricsLog
 
 __all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "METRICS_FILE", "Run", "RunError", "strict_json"]
@@ -78,27 +85,51 @@ class Run:
         """Whether the directory already holds a run (has a ``config.yaml``)."""
         return (self.path / CONFIG_FILE).is_file()
 
-    def create(self, config: Mapping[str, Any], *, resume: bool = False) -> bool:
+    def lock(self, *, resume: bool = False) -> RunLock:
+        """The directory's exclusive lock, to hold (``with run.lock(): ...``) for as long as the run writes.
+
+        Args:
+            resume: the run is to be resumed, so the directory must hold one already.
+
+        Raises:
+            RunError: the path exists but is a file or a non-empty directory that holds no run, or ``resume``
+                is True and it holds no run (nothing is written then).
+            RunLockError: another process holds the run (on entering the ``with``).
+        """
+        if resume and not self.exists():
+            raise self._nothing_to_resume()
+        self._refuse_foreign()
+        return RunLock(self.path)
+
+    def create(self, config: Mapping[str, Any], *, resume: bool = False,
+               defaults: Mapping[str, Any] | None = None,
+               upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> bool:
         """Start a new run with ``config``, or continue the one already in the directory.
 
         Args:
             config: The resolved config as plain data (``parsecnas.config.to_dict(cfg)``).
-            resume: Allow continuing an existing run; its stored config must equal ``config``. With no run
-                in the directory, a new one is started either way.
+            resume: Continue the existing run; its stored config must equal ``config``.
+            defaults: The config class's defaults as plain data (``to_dict(type(cfg)())``). A key missing from
+                the stored config (a run written before that field existed) then matches when the given value
+                is the field's default, the value that older version ran with.
+            upgrade: Rewrites a stored config of an older shape into the current one before comparing (e.g.
+                a search's per-strategy sections into ``settings``); the file itself is left as it is.
 
         Returns:
             True when an existing run is being resumed (call :meth:`restore` next), False for a new run.
 
         Raises:
             RunError: The directory holds a run and ``resume`` is False, holds one with a different config
-                (the message lists the differing keys), or is a non-empty directory that is not a run.
+                (the message lists the differing keys), holds no run although ``resume`` is True, or is a
+                non-empty directory that is not a run.
         """
         plain = _plain_config(config)
         if self.exists():
             if not resume:
                 raise RunError(f"{self.path} already holds a run; resume it (resume=True / --resume) or "
                                f"choose a new run directory")
-            diffs = _diff(self.config(), plain)
+            stored = self.config()
+            diffs = _diff(upgrade(stored) if upgrade else stored, plain, _plain_config(defaults or {}))
             if diffs:
                 more = "; ..." if len(diffs) > _MAX_DIFFS_SHOWN else ""
                 shown = "; ".join(diffs[:_MAX_DIFFS_SHOWN]) + more
@@ -107,12 +138,24 @@ class Run:
                                f"new run directory")
             remove_stale_temp_files(self.path)
             return True
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
-            raise RunError(f"{self.path} exists and is not an empty directory, but holds no run "
-                           f"(no {CONFIG_FILE}); choose a new or empty run directory")
+        if resume:
+            raise self._nothing_to_resume()
+        self._refuse_foreign()
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path / CONFIG_FILE, yaml.safe_dump(plain, sort_keys=False))
         return False
+
+    def _nothing_to_resume(self) -> RunError:
+        return RunError(f"nothing to resume in {self.path}: it holds no run (looked for {self.path / CONFIG_FILE}); "
+                        f"check the directory name, or drop --resume to start a new run there")
+
+    def _refuse_foreign(self) -> None:
+        """RunError when the path is a file, or a non-empty directory holding no run (its lock file aside)."""
+        if self.exists() or not self.path.exists():
+            return
+        if not self.path.is_dir() or any(p.name != LOCK_FILE for p in self.path.iterdir()):
+            raise RunError(f"{self.path} exists and is not an empty directory, but holds no run "
+                           f"(no {CONFIG_FILE}); choose a new or empty run directory")
 
     def config(self) -> dict[str, Any]:
         """The stored config as plain data."""
@@ -150,25 +193,38 @@ class Run:
         return load_checkpoint(self.path_of(name), map_location)
 
     def restore(self, name: str = CHECKPOINT_FILE, key: str = "epoch",
-                map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-        """Load the checkpoint and cut the metrics log back to it, for an exact resume.
+                map_location: str | torch.device = "cpu", *, limit: int | None = None,
+                parts: Mapping[str, Callable[[Any], object]] | None = None,
+                numbers: Sequence[str] = ()) -> dict[str, Any] | None:
+        """Load and validate the checkpoint, load it into ``parts``, then cut the metrics log back to it.
 
         Records whose ``key`` exceeds the checkpoint's ``state[key]`` were written after it and are dropped;
         with no checkpoint, every record carrying ``key`` is. Rerunning from there reproduces the log of an
-        uninterrupted run.
+        uninterrupted run. Nothing in the directory changes unless the checkpoint passes every check.
+
+        Args:
+            name: the checkpoint file.
+            key: the progress counter: an integer >= 0 (and <= ``limit`` when given).
+            map_location: where tensors are placed.
+            limit: the largest valid ``state[key]`` (e.g. the run's epochs).
+            parts: ``{entry: load}``: each entry is required and loaded with its function (e.g.
+                ``net.load_state_dict``); one that does not fit is a CheckpointError naming it.
+            numbers: entries that must be finite numbers >= 0 (e.g. ``elapsed``).
 
         Returns:
             The checkpoint state, or None if the run has none yet (start from scratch).
+
+        Raises:
+            CheckpointError: the checkpoint is corrupt, lacks an entry, or holds an out-of-range value.
         """
         state = self.load_checkpoint(name, map_location)
         if state is None:
             self.truncate_metrics(-math.inf, key)
             return None
-        if key not in state:
-            raise CheckpointError(f"checkpoint {self.path_of(name)} has no {key!r} entry to resume from; "
-                                  f"its keys: {', '.join(map(str, state))}")
-        step = state[key]
-        self.truncate_metrics(float(step.item() if isinstance(step, torch.Tensor) else step), key)
+        path, parts = self.path_of(name), parts or {}
+        step = check_resume_state(state, path, key, limit=limit, required=tuple(parts), numbers=numbers)
+        load_parts(state, path, parts)
+        self.truncate_metrics(float(step), key)
         return state
 
     # ---------------------------------------------------------------------------------------- outputs
@@ -229,11 +285,15 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _diff(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """``key: stored X, given Y`` for each dotted key whose value differs."""
-    old_flat, new_flat = _flatten(stored), _flatten(new)
+def _diff(stored: Mapping[str, Any], new: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:
+    """``key: stored X, given Y`` for each dotted key whose value differs; a key absent from the stored config
+    whose given value is its default does not differ (the stored run predates the field)."""
+    old_flat, new_flat, default_flat = _flatten(stored), _flatten(new), _flatten(defaults)
     missing = "<absent>"
-    return [f"{key}: stored {old_flat.get(key, missing)!r}, given {new_flat.get(key, missing)!r}"
+    for key in new_flat.keys() - old_flat.keys():
+        if key in default_flat and default_flat[key] == new_flat[key]:
+            old_flat[key] = new_flat[key]
+    return [f"{key}: stored {short_repr(old_flat.get(key, missing))}, given {short_repr(new_flat.get(key, missing))}"
             for key in sorted(old_flat.keys() | new_flat.keys())
             if old_flat.get(key, missing) != new_flat.get(key, missing)]
 

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .._text import short_repr
 from ..ops import PRIMITIVES
 
 NUM_NODES = 4
@@ -34,22 +35,49 @@ def edges() -> list[tuple[int, int]]:
     return [(n, j) for n in range(NUM_NODES) for j in range(n + 2)]
 
 
+GENOTYPE_KEYS = ("normal", "normal_concat", "reduce", "reduce_concat")
+_MAX_RANGE = 64  # a genotype field written as range(...) never needs more items; range(10**9) must not be built
+
+
 def _check_cell(cell: str, pairs: tuple[Pair, ...], concat: tuple[int, ...]) -> None:
+    """The one rule of a valid cell, which the network builder follows (any concat of distinct nodes builds)."""
     if len(pairs) != 2 * NUM_NODES:
         raise ValueError(f"{cell} cell has {len(pairs)} (op, input) pairs; a DARTS cell needs exactly "
                          f"{2 * NUM_NODES} (two for each of its {NUM_NODES} nodes)")
     for k, (op, index) in enumerate(pairs):
         if op not in PRIMITIVES:
-            raise ValueError(f"unknown op {op!r} in genotype ({cell} pair {k}); valid ops: {', '.join(PRIMITIVES)}")
+            raise ValueError(f"unknown op {short_repr(op)} in genotype ({cell} pair {k}); valid ops: "
+                             f"{', '.join(PRIMITIVES)}")
         if not 0 <= index < k // 2 + 2:
             raise ValueError(f"input index {index} out of range in {cell} pair {k} (node {k // 2 + 2}); "
                              f"valid: 0 .. {k // 2 + 1}")
     if not concat or any(not 2 <= c < NUM_NODES + 2 for c in concat) or len(set(concat)) != len(concat):
-        raise ValueError(f"{cell}_concat {list(concat)} invalid; use distinct node indices in 2 .. {NUM_NODES + 1}")
+        raise ValueError(f"{cell}_concat {short_repr(list(concat))} invalid; use distinct node indices in "
+                         f"2 .. {NUM_NODES + 1}")
 
 
-def _pairs(value: Any) -> tuple[Pair, ...]:
-    return tuple((str(op), int(index)) for op, index in value)
+def _index(value: Any, where: str) -> int:
+    """``value`` if it is an integer; 1.5, True and '1' are not (no silent truncation or parsing)."""
+    if type(value) is not int:
+        raise ValueError(f"{where} must be an integer, got {short_repr(value)} ({type(value).__name__})")
+    return value
+
+
+def _pairs(value: Any, cell: str = "cell") -> tuple[Pair, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{cell} must be a list of (op, input) pairs, got {short_repr(value)}")
+    pairs = []
+    for k, pair in enumerate(value):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not isinstance(pair[0], str):
+            raise ValueError(f"{cell} pair {k} must be an (op name, input index) pair, got {short_repr(pair)}")
+        pairs.append((pair[0], _index(pair[1], f"input index of {cell} pair {k}")))
+    return tuple(pairs)
+
+
+def _concat(value: Any, cell: str) -> tuple[int, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{cell}_concat must be a list of node indices, got {short_repr(value)}")
+    return tuple(_index(c, f"{cell}_concat item {i}") for i, c in enumerate(value))
 
 
 @dataclass(frozen=True)
@@ -71,14 +99,14 @@ class Genotype:
 
     def __post_init__(self) -> None:
         for name in ("normal", "reduce"):
-            object.__setattr__(self, name, _pairs(getattr(self, name)))
-            object.__setattr__(self, f"{name}_concat", tuple(int(c) for c in getattr(self, f"{name}_concat")))
+            object.__setattr__(self, name, _pairs(getattr(self, name), name))
+            object.__setattr__(self, f"{name}_concat", _concat(getattr(self, f"{name}_concat"), name))
             _check_cell(name, getattr(self, name), getattr(self, f"{name}_concat"))
 
     def cell(self, cell_type: str) -> tuple[Pair, ...]:
         """The pairs of ``"normal"`` or ``"reduce"``."""
         if cell_type not in CELL_TYPES:
-            raise ValueError(f"unknown cell type {cell_type!r}; valid: {', '.join(CELL_TYPES)}")
+            raise ValueError(f"unknown cell type {short_repr(cell_type)}; valid: {', '.join(CELL_TYPES)}")
         return self.normal if cell_type == "normal" else self.reduce
 
     def concat(self, cell_type: str) -> tuple[int, ...]:
@@ -107,13 +135,19 @@ class Genotype:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Genotype:
+        if not isinstance(data, dict):
+            raise ValueError(f"a genotype must be a mapping of {', '.join(GENOTYPE_KEYS)}, got {short_repr(data)}")
+        unknown = [short_repr(k) for k in data if k not in GENOTYPE_KEYS]
+        if unknown:
+            raise ValueError(f"unknown genotype key(s) {', '.join(unknown[:5])}; valid keys: "
+                             f"{', '.join(GENOTYPE_KEYS)}")
         missing = [k for k in ("normal", "reduce") if k not in data]
         if missing:
             raise ValueError(f"genotype is missing {', '.join(missing)}; it needs normal, reduce "
                              f"(and optionally normal_concat, reduce_concat)")
         default = list(range(2, NUM_NODES + 2))
-        return cls(_pairs(data["normal"]), tuple(data.get("normal_concat", default)),
-                   _pairs(data["reduce"]), tuple(data.get("reduce_concat", default)))
+        return cls(_pairs(data["normal"], "normal"), _concat(data.get("normal_concat", default), "normal"),
+                   _pairs(data["reduce"], "reduce"), _concat(data.get("reduce_concat", default), "reduce"))
 
     @classmethod
     def from_json(cls, text: str) -> Genotype:
@@ -136,7 +170,13 @@ class Genotype:
             raise ValueError(f"cannot parse genotype {text[:60]!r}: {err.msg}") from None
         if not isinstance(call, ast.Call) or getattr(call.func, "id", None) != "Genotype":
             raise ValueError(f"expected 'Genotype(normal=..., reduce=...)' or JSON, got {text[:60]!r}")
-        fields = {kw.arg: _literal(kw.value) for kw in call.keywords if kw.arg}
+        if call.args or any(kw.arg is None for kw in call.keywords):
+            raise ValueError("a genotype string names its fields: 'Genotype(normal=..., normal_concat=..., "
+                             "reduce=..., reduce_concat=...)'")
+        try:
+            fields = {kw.arg: _literal(kw.value) for kw in call.keywords if kw.arg}
+        except (SyntaxError, TypeError, MemoryError, RecursionError) as err:
+            raise ValueError(f"cannot read genotype {text[:60]!r}: its fields must be literals ({err})") from None
         return cls.from_dict(fields)
 
     @classmethod
@@ -144,13 +184,20 @@ class Genotype:
         """A published genotype by name, e.g. ``DARTS_V2``, ``PC_DARTS_cifar``, ``PDARTS``."""
         table = published_genotypes()
         if name not in table:
-            raise ValueError(f"unknown genotype name {name!r}; published genotypes: {', '.join(table)}")
+            raise ValueError(f"unknown genotype name {short_repr(name)}; published genotypes: {', '.join(table)}")
         return table[name]
 
 
 def _literal(node: ast.expr) -> Any:
     if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "range":
-        return list(range(*(ast.literal_eval(a) for a in node.args)))
+        args = [ast.literal_eval(a) for a in node.args]
+        if not 1 <= len(args) <= 3 or any(type(a) is not int for a in args):
+            raise ValueError(f"range() in a genotype takes 1 to 3 integers, got {short_repr(args)}")
+        numbers = range(*args)
+        if len(numbers) > _MAX_RANGE:
+            raise ValueError(f"range{tuple(args)} in a genotype has {len(numbers)} items; a concat lists at most "
+                             f"{NUM_NODES} nodes (e.g. range(2, 6))")
+        return list(numbers)
     return ast.literal_eval(node)
 
 
@@ -158,7 +205,8 @@ def _literal(node: ast.expr) -> Any:
 def published_genotypes() -> dict[str, Genotype]:
     """The published DARTS-space cells shipped with the package (see resources/genotypes/SOURCE.txt)."""
     text = resources.files("parsecnas").joinpath("resources/genotypes/published_genotypes.json").read_text()
-    return {name: Genotype.from_dict(entry) for name, entry in json.loads(text).items()}
+    return {name: Genotype.from_dict({k: v for k, v in entry.items() if k in GENOTYPE_KEYS})  # + citations
+            for name, entry in json.loads(text).items()}
 
 
 def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
@@ -168,6 +216,8 @@ def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
     text = str(spec)
     if text in published_genotypes():
         return published_genotypes()[text]
+    if text.lstrip().startswith(("{", "Genotype(")):  # a string form (before any path test: it may be long)
+        return Genotype.parse(text)
     path = Path(text)
     if path.is_dir():
         path = path / "genotype.json"
@@ -179,7 +229,5 @@ def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
         if not path.exists():
             raise FileNotFoundError(f"genotype file {path} does not exist")
         return Genotype.parse(path.read_text())
-    if text.lstrip().startswith(("{", "Genotype(")):
-        return Genotype.parse(text)
     raise ValueError(f"cannot resolve genotype {text!r}: not a published name (e.g. DARTS_V2; see "
                      f"`parsecnas show --list`), a file, a run directory or a Genotype(...) / JSON string")

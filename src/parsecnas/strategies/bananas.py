@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..config import check_finite
 from ..spaces.base import Space, mutate, sample_uniform
 from ..spaces.nb201 import nb201_path_encoding as nb201_path_encoding  # re-exported: its old home
 from .blackbox import BlackBoxStrategy, register_blackbox
@@ -53,6 +54,7 @@ class BananasConfig:
     encoding: str = "auto"
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.acquisition not in ("its", "ucb"):
             raise ValueError(f"unknown acquisition {self.acquisition!r}; valid: its, ucb")
         if min(self.num_init, self.proposals_per_fit, self.num_candidates, self.num_parents, self.ensemble,

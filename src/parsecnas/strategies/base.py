@@ -53,12 +53,6 @@ class WeightSharingStrategy(ABC):
         distribution (PARSEC); default: none (the summary then lists none)."""
         return []
 
-    def warm_start(self, exported: dict[str, Any]) -> list[str]:
-        """Initialises the belief from an earlier run's exported distribution (``distribution.json``,
-        ``--init-from``); returns the decisions it could not transfer. Default: this strategy cannot."""
-        raise ValueError(f"strategy {self.name!r} cannot warm-start from a learnt distribution (--init-from); "
-                         f"strategies that can: parsec")
-
     def outputs(self) -> dict[str, Any]:
         """JSON-safe artefacts for the run directory, by file stem (e.g. ``{"distribution": {...}}``)."""
         return {}
@@ -66,6 +60,17 @@ class WeightSharingStrategy(ABC):
     def figures(self, directory: Path) -> list[Path]:
         """Draws the strategy's own figures into ``directory`` (needs matplotlib); returns their paths."""
         return []
+
+    def warm_start(self, exported: dict[str, Any]) -> list[str]:
+        """Initialises the belief from an earlier run's exported distribution (``--init-from``); returns the
+        names of the decisions it could not take (no decision of that name and size there).
+
+        Raises:
+            ValueError: the strategy holds no distribution over decisions to warm-start (the default).
+        """
+        raise ValueError(f"strategy {self.name!r} cannot be warm-started from an earlier run (--init-from): it "
+                         f"holds no distribution over the space's decisions; drop --init-from, or search with "
+                         f"parsec")
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import check_finite
 from ..nets.supernet import MixingWeights, training_loss
 from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
@@ -74,6 +75,7 @@ class DartsConfig:
     fd_scale: float = 0.01
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {self.order!r}")
         if self.relaxation not in ("softmax", "sigmoid"):

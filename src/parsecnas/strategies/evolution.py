@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ..config import check_finite
 from ..spaces.base import Space, mutate, sample_uniform
 from .blackbox import BlackBoxStrategy, register_blackbox
 
@@ -24,6 +25,7 @@ class EvolutionConfig:
     sample_size: int = 5
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if not 1 <= self.sample_size <= self.population_size:
             raise ValueError(f"need 1 <= sample_size <= population_size; got {self.sample_size}, "
                              f"{self.population_size}")

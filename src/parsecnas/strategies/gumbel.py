@@ -24,6 +24,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from ..config import check_finite
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
 from ..spaces.base import RelaxedSpace, Space, as_relaxed
@@ -44,6 +45,7 @@ class _GumbelConfig:
     steps_per_epoch: int = 391
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.arch_lr <= 0 or self.arch_weight_decay < 0 or self.init_scale < 0:
             raise ValueError("need arch_lr > 0, arch_weight_decay >= 0 and init_scale >= 0; got "
                              f"{self.arch_lr}, {self.arch_weight_decay}, {self.init_scale}")

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ..config import check_finite
 from ..spaces.base import Space, sample_uniform
 from .blackbox import BlackBoxStrategy, register_blackbox
 
@@ -26,6 +27,7 @@ class LocalSearchConfig:
     num_init: int = 10
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.num_init < 1:
             raise ValueError(f"num_init must be >= 1, got {self.num_init}")
 

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import check_finite
 from ..distributions import CategoricalProduct
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
@@ -123,6 +124,7 @@ class ParsecConfig:
     steps_per_epoch: int = 1
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.preset not in PRESETS:
             raise ValueError(f"unknown PARSEC preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         checks = [
@@ -371,15 +373,6 @@ class Parsec(WeightSharingStrategy):
         with torch.no_grad():
             return {"entropy": float(self.distribution.entropy())}
 
-    def warm_start(self, exported: dict[str, Any]) -> list[str]:
-        """Copies the logits of every decision of ``exported`` whose name and size match (PARSEC section 4.2:
-        a distribution learnt on a small network or another dataset); returns the decisions missed."""
-        missed = self.distribution.transfer_from(exported)
-        if len(missed) == len(self.distribution.decisions):
-            raise ValueError(f"--init-from: none of the {len(missed)} decisions of the {self.space.name!r} space "
-                             f"is in the given distribution (its decisions: {', '.join(exported['names'][:4])}, ...)")
-        return missed
-
     def epoch_metrics(self) -> dict[str, float]:
         with torch.no_grad():
             probs = self.distribution.probs()
@@ -400,6 +393,9 @@ class Parsec(WeightSharingStrategy):
         from ..report.marginals import plot_op_marginals
 
         return [plot_op_marginals(self.history, Path(directory) / "op_marginals.png")]
+
+    def warm_start(self, exported: dict[str, Any]) -> list[str]:
+        return self.distribution.transfer_from(exported)
 
     def state_dict(self) -> dict[str, Any]:
         return {"distribution": self.distribution.state_dict(), "arch_optimizer": self.arch_optimizer.state_dict(),

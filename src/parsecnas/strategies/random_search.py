@@ -6,6 +6,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import check_finite
 from ..spaces.base import Space, sample_uniform
 from .blackbox import BlackBoxStrategy, register_blackbox
 
@@ -19,6 +20,7 @@ class RandomSearchConfig:
     max_tries: int = 100
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.max_tries < 1:
             raise ValueError(f"max_tries must be >= 1, got {self.max_tries}")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ..config import check_finite
 from ..distributions import CategoricalProduct
 from ..spaces.base import Space
 from .blackbox import BlackBoxStrategy, register_blackbox
@@ -31,6 +32,7 @@ class ReinforceConfig:
     entropy_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.lr <= 0 or not 0 <= self.baseline_decay < 1 or self.entropy_weight < 0:
             raise ValueError(f"need lr > 0, 0 <= baseline_decay < 1, entropy_weight >= 0; got {self}")
 

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..config import check_finite
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
 from ..spaces.base import RelaxedSpace, Space, as_relaxed
@@ -54,6 +55,7 @@ class XnasConfig:
     include_none: bool = False
 
     def __post_init__(self) -> None:
+        check_finite(self)
         if self.eta <= 0 or (self.reward_bound is not None and self.reward_bound <= 0):
             raise ValueError(f"need eta > 0 and reward_bound > 0 (or None); got {self.eta}, {self.reward_bound}")
         if self.epochs < 1 or self.steps_per_epoch < 1:
