@@ -24,6 +24,7 @@ from .config import ConfigError, check_finite, from_dict, to_dict, typed_by
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search_split
 from .estimators.tabular import table_record
 from .evaluation import evaluate
+from .nets.seeded import seeded
 from .optim import WeightOptimConfig, WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
@@ -238,12 +239,10 @@ def _setup(config: SearchConfig) -> _Setup:
     held_idx, search_idx = split_held_out(search_idx, config.data.eval_examples, config.seed)
     search = Loader.from_dataset(ds, "train", search_idx, loader_cfg, device=device, seed=config.seed * 3 + 2)
     held_out = Loader.from_dataset(ds, "train", held_idx, LoaderConfig.for_evaluation(256), device=device)
-    with torch.random.fork_rng(devices=[]):  # deterministic init without disturbing the caller's RNG
-        torch.manual_seed(config.seed)
-        size = {} if config.net.num_cells is None else {"num_cells": config.net.num_cells}
-        net = space.supernet(**size, channels=config.net.channels, num_classes=ds.num_classes,
-                             in_channels=ds.in_channels, auxiliary=config.net.auxiliary,
-                             auxiliary_weight=config.net.auxiliary_weight)
+    size = {} if config.net.num_cells is None else {"num_cells": config.net.num_cells}
+    net = seeded(config.seed, lambda: space.supernet(
+        **size, channels=config.net.channels, num_classes=ds.num_classes, in_channels=ds.in_channels,
+        auxiliary=config.net.auxiliary, auxiliary_weight=config.net.auxiliary_weight))
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(device, memory_format=layout)  # type: ignore[call-overload]
     strategy = create_strategy(config.strategy, space, _with_schedule(config, len(train)), config.seed)

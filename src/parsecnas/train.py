@@ -25,7 +25,7 @@ from .evaluation import autocast, autocast_dtype, evaluate, resolve_device, to_l
 from .evaluation import iter_logits as iter_logits  # re-exported: their old home
 from .evaluation import topk_accuracy as topk_accuracy
 from .export import save_model
-from .nets import EvalNetwork, build_network
+from .nets import EvalNetwork, build_network, seeded
 from .optim import check_sgd_settings
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
@@ -165,10 +165,9 @@ def search_provenance(spec: str | Path | Genotype) -> dict[str, Any]:
 
 
 def _build(genotype: Genotype, config: TrainConfig, num_classes: int, in_channels: int) -> EvalNetwork:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        return build_network(genotype, config.setting, num_cells=config.num_cells, channels=config.channels,
-                             num_classes=num_classes, in_channels=in_channels, auxiliary=config.auxiliary_weight > 0)
+    return seeded(config.seed, lambda: build_network(
+        genotype, config.setting, num_cells=config.num_cells, channels=config.channels, num_classes=num_classes,
+        in_channels=in_channels, auxiliary=config.auxiliary_weight > 0))
 
 
 def _scheduler(sgd: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:

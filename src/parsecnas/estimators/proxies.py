@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nets.seeded import seeded
 from ..spaces.base import Space
 
 Proxy = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], float]
@@ -43,9 +44,7 @@ Proxy = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], float
 
 def build_seeded(space: Space, arch: Hashable, seed: int = 0, **net_options: Any) -> nn.Module:
     """``space.build(arch, ...)`` initialised from ``seed`` without disturbing the caller's global RNG."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return space.build(arch, **net_options)
+    return seeded(seed, lambda: space.build(arch, **net_options))
 
 
 def _layers(net: nn.Module) -> Iterator[nn.Conv2d | nn.Linear]:

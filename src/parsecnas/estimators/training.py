@@ -25,6 +25,7 @@ import torch
 from ..config import check_finite
 from ..data import Loader, LoaderConfig, load_dataset, train_search_split
 from ..evaluation import evaluate
+from ..nets.seeded import seeded
 from ..optim import check_sgd_settings
 from ..run.resources import resolve_device
 from ..spaces.base import Space
@@ -107,9 +108,8 @@ class PartialTraining:
         valid = Loader.from_dataset(ds, "train", self._valid_idx, LoaderConfig.for_evaluation(256),
                                     device=self.device)
         steps = max(1, math.ceil(epochs * (c.steps_per_epoch or len(train))))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)
-            net = self.space.build(arch, num_classes=ds.num_classes, in_channels=ds.in_channels, **self._options())
+        net = seeded(c.seed, lambda: self.space.build(arch, num_classes=ds.num_classes, in_channels=ds.in_channels,
+                                                        **self._options()))
         net = net.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         sgd = torch.optim.SGD(net.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(sgd, steps)

@@ -3,6 +3,7 @@
 from .cells import CellSpec, EvalCell, SearchCell, cell_plan
 from .heads import AuxiliaryHead
 from .networks import SETTINGS, EvalNetwork, build_network
+from .seeded import seeded
 from .supernet import MixingWeights, SuperNet, training_loss
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "SuperNet",
     "build_network",
     "cell_plan",
+    "seeded",
     "training_loss",
 ]

@@ -16,37 +16,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..ops import ReLUConvBN, Zero, batch_norm
 from ..spaces.nb201_arch import EDGES, NB201_OPS, NUM_NODES, NB201Arch
 
-
-def _bn(channels: int, affine: bool) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels, affine=affine, track_running_stats=affine)
-
-
-class ReLUConvBN(nn.Sequential):
-    """ReLU, convolution (no bias), BN: the NB201 convolutional op."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, affine: bool) -> None:
-        super().__init__(nn.ReLU(inplace=False),
-                         nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
-                         _bn(c_out, affine))
-
-
-class Zero(nn.Module):
-    """The ``none`` op: zeros shaped like the input (kept in the graph so gradients stay defined)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mul(0.0)
-
-
 OPS: dict[str, Callable[[int, bool], nn.Module]] = {
-    "none": lambda c, affine: Zero(),
+    "none": lambda c, affine: Zero(1),
     "skip_connect": lambda c, affine: nn.Identity(),
-    "nor_conv_1x1": lambda c, affine: ReLUConvBN(c, c, 1, 1, affine),
-    "nor_conv_3x3": lambda c, affine: ReLUConvBN(c, c, 3, 1, affine),
+    "nor_conv_1x1": lambda c, affine: ReLUConvBN(c, c, 1, 1, 0, affine),
+    "nor_conv_3x3": lambda c, affine: ReLUConvBN(c, c, 3, 1, 1, affine),
     "avg_pool_3x3": lambda c, affine: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
 }
-"""The op table ``name -> factory(channels, affine)``; every cell op keeps width and resolution."""
+"""The op table ``name -> factory(channels, affine)``, built from the shared ops library (ReLU-conv-BN is the
+NB201 convolutional op); every cell op keeps width and resolution."""
 
 
 class ResidualReduction(nn.Module):
@@ -54,8 +35,8 @@ class ResidualReduction(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, affine: bool) -> None:
         super().__init__()
-        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, affine)
-        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, affine)
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, affine)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, affine)
         self.shortcut = nn.Sequential(nn.AvgPool2d(2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,7 +98,7 @@ class _Skeleton(nn.Module):
         if num_cells < 1 or channels < 1 or num_classes < 1:
             raise ValueError(f"num_cells, channels and num_classes must be >= 1; got {num_cells}, {channels}, "
                              f"{num_classes}")
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), _bn(channels, affine))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), batch_norm(channels, affine))
         layers: list[nn.Module] = []
         for stage in range(3):
             width = channels * 2 ** stage
@@ -125,7 +106,7 @@ class _Skeleton(nn.Module):
                 layers.append(ResidualReduction(width // 2, width, affine))
             layers += [make_cell(width) for _ in range(num_cells)]
         self.layers = nn.ModuleList(layers)
-        self.head = nn.Sequential(_bn(4 * channels, affine), nn.ReLU(inplace=False))
+        self.head = nn.Sequential(batch_norm(4 * channels, affine), nn.ReLU(inplace=False))
         self.classifier = nn.Linear(4 * channels, num_classes)
 
 
