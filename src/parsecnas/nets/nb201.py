@@ -98,7 +98,8 @@ class _Skeleton(nn.Module):
         if num_cells < 1 or channels < 1 or num_classes < 1:
             raise ValueError(f"num_cells, channels and num_classes must be >= 1; got {num_cells}, {channels}, "
                              f"{num_classes}")
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), batch_norm(channels, affine))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
+                                  batch_norm(channels, affine))
         layers: list[nn.Module] = []
         for stage in range(3):
             width = channels * 2 ** stage
