@@ -17,7 +17,7 @@ from parsecnas.spaces import base as space_registry
 from parsecnas.spaces.base import Decision, Space
 from parsecnas.strategies import base as strategy_registry
 from parsecnas.strategies import create_blackbox, list_blackbox, run_blackbox
-from parsecnas.strategies.base import Batch, WeightSharingStrategy, register_strategy, strategies_for
+from parsecnas.strategies.base import Batch, Scheduled, WeightSharingStrategy, register_strategy, strategies_for
 
 LAYER_OPS = ("conv", "pool", "skip")
 
@@ -65,12 +65,13 @@ class ToySuperNet(nn.Module):
 
 
 @dataclass(frozen=True)
-class ToyStrategyConfig:
+class ToyStrategyConfig(Scheduled):
     """Attributes: samples: uniform paths trained per step; stop_after: epochs before should_stop (0: never)."""
 
     samples: int = 1
     stop_after: int = 0
-    steps_per_epoch: int = 1  # a schedule field: the search loop sets it
+    steps_per_epoch: int = 1  # its schedule: the search loop sets it
+    schedule_fields = ("steps_per_epoch",)
 
 
 class ToyStrategy(WeightSharingStrategy):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ from .run.resources import resolve_device
 from .spaces import get_space
 from .spaces.base import Space
 from .strategies import WeightSharingStrategy, create_strategy, list_strategies
-from .strategies.base import check_space, strategy_config_type
+from .strategies.base import Scheduled, check_space, strategy_config_type
 from .warm_start import load_distribution as load_distribution  # re-exported: its old home
 from .warm_start import warm_start
 
@@ -291,14 +291,12 @@ def split_held_out(search_indices: torch.Tensor, n: int, seed: int) -> tuple[tor
 
 
 def _with_schedule(config: SearchConfig, batches_per_epoch: int) -> Any:
-    """The strategy's config with its schedule fields (``epochs``, ``steps_per_epoch``), where it has them, set
-    to the search's own, so temperature annealing, wipeout and op-set shrinking span the actual search."""
-    strategy_config = config.settings
-    if strategy_config is None:
-        return None
-    names = {f.name for f in fields(strategy_config)}
-    schedule = {"epochs": config.epochs, "steps_per_epoch": config.steps_per_epoch or batches_per_epoch}
-    return replace(strategy_config, **{k: v for k, v in schedule.items() if k in names})
+    """The strategy's settings laid out over the search (a :class:`~parsecnas.strategies.base.Scheduled`
+    config), so temperature annealing, wipeout and op-set shrinking span the actual search."""
+    settings = config.settings
+    if not isinstance(settings, Scheduled):
+        return settings
+    return settings.with_schedule(config.epochs, config.steps_per_epoch or batches_per_epoch)
 
 
 def _layout(batch: tuple[torch.Tensor, torch.Tensor], channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:

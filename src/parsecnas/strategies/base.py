@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import torch
 from torch import nn
@@ -15,6 +15,20 @@ from ..optim import WeightOptimizer
 from ..spaces.base import Space
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Scheduled:
+    """Mixin of a strategy config whose schedule (temperature annealing, wipeout, op-set shrinking, warm-up
+    fractions) is laid out over the search: the search loop calls :meth:`with_schedule` with its own epochs
+    and steps per epoch before it creates the strategy. A dataclass config lists the fields it has in
+    ``schedule_fields``."""
+
+    schedule_fields: ClassVar[tuple[str, ...]] = ("epochs", "steps_per_epoch")
+
+    def with_schedule(self, epochs: int, steps_per_epoch: int) -> Self:
+        """A copy with the schedule fields set to the search's ``epochs`` and ``steps_per_epoch``."""
+        values = {"epochs": epochs, "steps_per_epoch": steps_per_epoch}
+        return replace(self, **{k: values[k] for k in self.schedule_fields})  # type: ignore[type-var]
 
 
 class WeightSharingStrategy(ABC):

@@ -36,13 +36,13 @@ from ..nets.supernet import MixingWeights, training_loss
 from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
 from ..spaces.base import MixingLayout, RelaxedSpace, Space, as_relaxed
-from .base import Batch, WeightSharingStrategy, register_strategy
+from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
 
 Closure = Callable[[], torch.Tensor]
 
 
 @dataclass(frozen=True)
-class DartsConfig:
+class DartsConfig(Scheduled):
     """DARTS's settings (paper defaults) and its variants' switches.
 
     Attributes:
@@ -60,6 +60,8 @@ class DartsConfig:
         steps_per_epoch: steps in one epoch of the search (only the shrinking schedule uses it; match the search).
         fd_scale: r in the finite-difference step eps = r / ||grad_w' L_val|| (the paper: 0.01).
     """
+
+    schedule_fields = ("steps_per_epoch",)
 
     order: Literal[1, 2] = 1
     arch_lr: float = 3e-4

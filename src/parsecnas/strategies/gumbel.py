@@ -28,12 +28,12 @@ from ..config import check_finite
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
 from ..spaces.base import RelaxedSpace, Space, as_relaxed
-from .base import Batch, WeightSharingStrategy, register_strategy
+from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
 from .darts import edge_entropy, init_logits, mixing_for, search_loss, skip_connections
 
 
 @dataclass(frozen=True)
-class _GumbelConfig:
+class _GumbelConfig(Scheduled):
     arch_lr: float = 3e-4
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_weight_decay: float = 1e-3

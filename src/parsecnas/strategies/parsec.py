@@ -33,7 +33,7 @@ from ..distributions import CategoricalProduct
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
 from ..spaces.base import Space, choice_op
-from .base import Batch, WeightSharingStrategy, register_strategy
+from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
 from .parsec_maths import (
     control_variate_weights,
     decision_entropies,
@@ -60,7 +60,7 @@ step each made it worse at the same step count (README, ``benchmarks/bench_parse
 
 
 @dataclass(frozen=True)
-class ParsecConfig:
+class ParsecConfig(Scheduled):
     """PARSEC's settings. Remedy fields left ``None`` take the value of ``preset``.
 
     Attributes:

@@ -30,12 +30,12 @@ from ..config import check_finite
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
 from ..spaces.base import RelaxedSpace, Space, as_relaxed
-from .base import Batch, WeightSharingStrategy, register_strategy
+from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
 from .darts import edge_entropy, mixing_for, search_loss, skip_connections
 
 
 @dataclass(frozen=True)
-class XnasConfig:
+class XnasConfig(Scheduled):
     """XNAS's settings.
 
     Attributes:
