@@ -22,10 +22,11 @@ def test_show_draws_both_cells(tmp_path, capsys) -> None:
     assert (tmp_path / "p_reduce.svg").is_file()
 
 
-def test_bench_runs_a_blackbox_search_on_the_nb201_table(data_dir, capsys) -> None:
-    assert main(["bench", "--strategy", "random", "--budget", "20", "--data-dir", str(data_dir)]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["queries"] == 20 and 0 < out["test_accuracy"] <= 100
+def test_bench_runs_a_blackbox_search_on_the_nb201_table(data_dir, tmp_path, capsys) -> None:
+    assert main(["bench", "--strategy", "random", "--budget", "20", "--data-dir", str(data_dir),
+                 "--run-dir", str(tmp_path / "b")]) == 0
+    out = json.loads(capsys.readouterr().out.split("\n\n")[0])
+    assert out["trials"] == 20 and out["failed"] == 0 and 0 < out["best"]["test_accuracy"] <= 100
 
 
 def test_search_accepts_strategy_flag(tmp_path, capsys) -> None:

@@ -74,20 +74,23 @@ def _print_search_summary(result: Any) -> None:
 
 
 def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    """Black-box search on the NAS-Bench-201 table: picks by validation accuracy, reports test accuracy."""
-    from .estimators.tabular import NB201Benchmark
-    from .spaces import get_space
-    from .strategies import create_blackbox, run_blackbox
+    """Black-box search on the NAS-Bench-201 table into a run directory: picks by validation accuracy, reports
+    the incumbent's test accuracy; ``--seeds`` runs one per seed and prints their mean and std."""
+    from .blackbox_run import BlackBoxConfig, run_blackbox_search, run_blackbox_seeds
 
-    if extra:
-        raise ConfigError(f"unrecognised arguments {list(extra)}")
-    bench = NB201Benchmark(args.dataset, select=args.select, data_dir=args.data_dir)
-    strategy = create_blackbox(args.strategy, get_space("nb201"), seed=args.seed)
-    trajectory = run_blackbox(strategy, bench, args.budget)
-    best = trajectory.incumbent_result(args.budget)
-    print(json.dumps({"strategy": args.strategy, "dataset": args.dataset, "queries": args.budget,
-                      "architecture": str(best.arch), "nb201_index": best.index,
-                      f"{args.select}_accuracy": best.score, "test_accuracy": best.test_accuracy}, indent=2))
+    flags = {"strategy": args.strategy, "dataset": args.dataset, "budget": args.budget, "select": args.select,
+             "seed": args.seed, "data_dir": args.data_dir}
+    overrides = [f"{k}={v!r}" for k, v in flags.items() if v is not None] + _overrides(extra)
+    config = load_config(BlackBoxConfig, args.config, overrides)
+    run_dir = _run_dir("bench", args.run_dir)
+    if args.seeds:
+        summary = run_blackbox_seeds(config, run_dir, args.seeds, resume=args.resume)
+        print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+        print(f"\nresults: {run_dir}/summary.json; each seed's trials: {run_dir}/seed-N/metrics.jsonl")
+        return 0
+    result = run_blackbox_search(config, run_dir, resume=args.resume)
+    print(json.dumps(result, indent=2))
+    print(f"\ntrials: {run_dir}/metrics.jsonl (one record per query, with its state); result: {run_dir}/result.json")
     return 0
 
 
@@ -260,6 +263,9 @@ def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .strategies import list_blackbox, list_strategies
+    from .strategies.base import strategy_entry
+
     parser = argparse.ArgumentParser(prog="parsecnas", description=__doc__)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -268,8 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run directory (default runs/search-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--init-from", help="warm-start the distribution from an earlier search run directory")
-    p.add_argument("--strategy", help="parsec (default), darts, xnas, gdas or snas; --space=nb201 searches the "
-                                      "NAS-Bench-201 cell space (parsec, darts, gdas) with table lookups")
+    p.add_argument("--strategy", help="; ".join(f"{n}: {strategy_entry(n).summary}" for n in list_strategies())
+                   + ". Default parsec; its settings as --settings.key=value; --space=nb201 searches the "
+                     "NAS-Bench-201 cell space with table lookups")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_search)
     # no abbreviations: the config field --seed=S must not be read as --seeds S
@@ -312,12 +319,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "markdown", "csv"), default="text")
     p.add_argument("--top5", action="store_true", help="add the top-5 error column (ImageNet)")
     p.set_defaults(func=cmd_table)
-    p = sub.add_parser("bench", help="black-box search on the NAS-Bench-201 table (random, evolution, ...)")
-    p.add_argument("--strategy", default="evolution", help="random, evolution, reinforce, local_search, bananas")
-    p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
-    p.add_argument("--budget", type=int, default=100, help="table queries")
-    p.add_argument("--select", default="valid", choices=("valid", "test"))
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("bench", help="black-box search on the NAS-Bench-201 table (random, evolution, ...)",
+                       allow_abbrev=False)
+    p.add_argument("--strategy", help=f"black-box strategy (default evolution): {', '.join(list_blackbox())}; "
+                                      "its settings as --settings.key=value")
+    p.add_argument("--dataset", help="cifar10 (default), cifar100 or imagenet16")
+    p.add_argument("--budget", type=int, help="table queries (default 100)")
+    p.add_argument("--select", choices=("valid", "test"), help="the score searched on (default valid)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--seeds", type=int, nargs="+", help="one run per seed into RUN_DIR/seed-N; mean +- std")
+    p.add_argument("--config", help="YAML file of BlackBoxConfig fields")
+    p.add_argument("--run-dir", help="run directory (default runs/bench-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--data-dir", help="folder holding benchmarks/nb201-merged/ (else $PARSECNAS_DATA)")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("show", help="print a genotype's cells, parameters and multiply-adds; draw its cells")

@@ -9,7 +9,17 @@ from .base import (
     register_strategy,
     strategies_for,
 )
-from .blackbox import BlackBoxStrategy, Trajectory, create_blackbox, list_blackbox, register_blackbox, run_blackbox
+from .blackbox import (
+    BlackBoxStrategy,
+    Trajectory,
+    Trial,
+    TrialState,
+    blackbox_config_type,
+    create_blackbox,
+    list_blackbox,
+    register_blackbox,
+    run_blackbox,
+)
 from .darts import Darts, DartsConfig
 from .evolution import EvolutionConfig, RegularizedEvolution
 from .gumbel import Gdas, GdasConfig, Snas, SnasConfig
@@ -44,9 +54,12 @@ __all__ = [
     "Snas",
     "SnasConfig",
     "Trajectory",
+    "Trial",
+    "TrialState",
     "WeightSharingStrategy",
     "Xnas",
     "XnasConfig",
+    "blackbox_config_type",
     "create_blackbox",
     "create_strategy",
     "effective_sample_size",

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import enum
 import importlib
 import math
 from abc import ABC, abstractmethod
@@ -93,16 +94,46 @@ class BlackBoxStrategy(ABC):
         self.best_result_ = None  # results are the estimator's objects; only their scores are kept
 
 
+class TrialState(str, enum.Enum):
+    """How an evaluation ended (Optuna's trial states, the two a synchronous loop can reach)."""
+
+    COMPLETE = "complete"
+    FAIL = "fail"
+
+
 @dataclass(frozen=True)
-class Trajectory:
-    """What :func:`run_blackbox` returns: every query in order, and the incumbent (best score so far) after each.
+class Trial:
+    """One evaluation: its place in the run, the architecture, how it ended and what it gave.
 
     Attributes:
-        archs: architectures in query order.
+        number: 0-based position among all evaluations of the run.
+        arch: the architecture evaluated.
+        state: ``COMPLETE`` (``score`` and ``result`` set) or ``FAIL`` (``error`` names the exception).
+        score: the number the search maximises, or ``None`` for a failed trial.
+        result: the estimator's result, or ``None``.
+        error: ``"ExceptionType: message"`` of a failed trial.
+    """
+
+    number: int
+    arch: Hashable
+    state: TrialState
+    score: float | None = None
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """What :func:`run_blackbox` returns: every completed query in order, the incumbent (best score so far)
+    after each, and every trial (failed ones included).
+
+    Attributes:
+        archs: completed architectures in query order.
         results: the estimator's results, in the same order.
         scores: their scores.
-        best_scores: best score among the first k + 1 queries.
+        best_scores: best score among the first k + 1 completed queries.
         incumbents: position (into ``archs``) of that best, after each query.
+        trials: every evaluation, complete or failed, in order.
     """
 
     archs: tuple[Hashable, ...]
@@ -110,35 +141,61 @@ class Trajectory:
     scores: tuple[float, ...]
     best_scores: tuple[float, ...]
     incumbents: tuple[int, ...]
+    trials: tuple[Trial, ...] = ()
 
     def incumbent_result(self, queries: int) -> Any:
-        """The result of the best-scoring architecture among the first ``queries`` queries."""
+        """The result of the best-scoring architecture among the first ``queries`` completed queries."""
         if not 1 <= queries <= len(self.archs):
             raise ValueError(f"queries must be in 1 .. {len(self.archs)}, got {queries}")
         return self.results[self.incumbents[queries - 1]]
 
+    @classmethod
+    def of(cls, trials: Sequence[Trial]) -> Trajectory:
+        """The trajectory of ``trials`` (the completed ones define archs, scores and incumbents)."""
+        done = [t for t in trials if t.state is TrialState.COMPLETE]
+        scores = [float(t.score) for t in done if t.score is not None]
+        best, incumbents, best_scores = 0, [], []
+        for k, score in enumerate(scores):
+            if score > scores[best]:
+                best = k
+            incumbents.append(best)
+            best_scores.append(scores[best])
+        return cls(tuple(t.arch for t in done), tuple(t.result for t in done), tuple(scores), tuple(best_scores),
+                   tuple(incumbents), tuple(trials))
+
+
+def evaluate_batch(strategy: BlackBoxStrategy, estimator: Callable[[Any], Any], n: int, first: int,
+                   catch: tuple[type[BaseException], ...] = ()) -> list[Trial]:
+    """Asks ``strategy`` for ``n`` architectures, evaluates each, tells it the completed ones; returns the
+    trials numbered from ``first``. An exception of a type in ``catch`` fails that trial only (Optuna's
+    ``catch=``); any other propagates."""
+    trials = []
+    for k, arch in enumerate(strategy.ask(n)):
+        try:
+            result = estimator(arch)
+            trials.append(Trial(first + k, arch, TrialState.COMPLETE, score_of(result), result))
+        except catch as error:
+            trials.append(Trial(first + k, arch, TrialState.FAIL, error=f"{type(error).__name__}: {error}"))
+    done = [t for t in trials if t.state is TrialState.COMPLETE]
+    if done:
+        strategy.tell([t.arch for t in done], [t.result for t in done])
+    return trials
+
 
 def run_blackbox(strategy: BlackBoxStrategy, estimator: Callable[[Any], Any], budget: int,
-                 batch_size: int = 1) -> Trajectory:
-    """Asks, evaluates and tells until ``budget`` architectures have been evaluated; returns the trajectory."""
+                 batch_size: int = 1, catch: tuple[type[BaseException], ...] = ()) -> Trajectory:
+    """Asks, evaluates and tells until ``budget`` architectures have been evaluated; returns the trajectory.
+
+    Failed evaluations (exceptions of a type in ``catch``) count against the budget and are recorded as
+    ``FAIL`` trials; the strategy is told only completed ones. For a run directory with exact resume, see
+    :func:`parsecnas.blackbox_run.run_blackbox_search`.
+    """
     if budget < 1 or batch_size < 1:
         raise ValueError(f"budget and batch_size must be >= 1; got {budget}, {batch_size}")
-    archs: list[Hashable] = []
-    results: list[Any] = []
-    while len(archs) < budget:
-        batch = strategy.ask(min(batch_size, budget - len(archs)))
-        out = [estimator(a) for a in batch]
-        strategy.tell(batch, out)
-        archs += batch
-        results += out
-    scores = [score_of(r) for r in results]
-    best, incumbents, best_scores = 0, [], []
-    for k, s in enumerate(scores):
-        if s > scores[best]:
-            best = k
-        incumbents.append(best)
-        best_scores.append(scores[best])
-    return Trajectory(tuple(archs), tuple(results), tuple(scores), tuple(best_scores), tuple(incumbents))
+    trials: list[Trial] = []
+    while len(trials) < budget:
+        trials += evaluate_batch(strategy, estimator, min(batch_size, budget - len(trials)), len(trials), catch)
+    return Trajectory.of(trials)
 
 
 BlackBoxFactory = Callable[..., BlackBoxStrategy]
@@ -172,3 +229,12 @@ def list_blackbox() -> list[str]:
     """Names of the registered black-box strategies."""
     _load_builtins()
     return sorted(_REGISTRY)
+
+
+def blackbox_config_type(name: str) -> type | None:
+    """The config dataclass registered with black-box strategy ``name``; a ValueError lists the valid names."""
+    _load_builtins()
+    try:
+        return _REGISTRY[name][1]
+    except KeyError:
+        raise ValueError(f"unknown black-box strategy {name!r}; valid: {', '.join(list_blackbox())}") from None

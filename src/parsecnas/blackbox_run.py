@@ -1,0 +1,168 @@
+"""Black-box search in a run directory, in Optuna's shape: every evaluation a trial record with a state, one
+failing evaluation does not end the run (``catch``), and a killed run resumes exactly.
+
+Layout of a run::
+
+    run_dir/
+        config.yaml      the BlackBoxConfig (strategy, its settings, space, benchmark, budget, seed)
+        metrics.jsonl    one record per trial: number, arch, state, score, the result's numbers, incumbent
+        checkpoint.pt    the strategy's state after the last told batch (its generator, history, population)
+        result.json      the incumbent (best score) and the trial counts
+
+The estimator is the space's tabular benchmark (NAS-Bench-201: ``select`` picks the validation or test
+accuracy as the score; the test accuracy is always recorded), so a resumed run replays nothing.
+
+Example:
+    >>> cfg = BlackBoxConfig(strategy="evolution", budget=20, seed=0)
+    >>> result = run_blackbox_search(cfg, "/tmp/parsecnas-bb-doc")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .config import check_finite, to_dict, typed_by
+from .estimators.tabular import NB201Benchmark
+from .run import Run, Timer
+from .spaces import get_space
+from .spaces.base import Space
+from .strategies.blackbox import (
+    Trajectory,
+    Trial,
+    TrialState,
+    blackbox_config_type,
+    create_blackbox,
+    evaluate_batch,
+    list_blackbox,
+)
+
+__all__ = ["BlackBoxConfig", "run_blackbox_search", "run_blackbox_seeds"]
+
+
+@dataclass(frozen=True)
+class BlackBoxConfig:
+    """One black-box search on a tabular benchmark.
+
+    Attributes:
+        strategy: a registered black-box strategy (``parsecnas.strategies.list_blackbox()``).
+        settings: its config (``EvolutionConfig`` for ``evolution``, ...); ``None`` takes its defaults.
+        space: the search space (its tabular benchmark is the estimator; today ``nb201``).
+        dataset: the benchmark's dataset: ``cifar10``, ``cifar100`` or ``imagenet16``.
+        select: the score the search maximises: the table's ``valid`` or ``test`` accuracy.
+        budget: evaluations (table queries), failed ones included.
+        batch_size: architectures asked for at once (a checkpoint after each batch).
+        seed: seeds the strategy's generator.
+        data_dir: folder holding the benchmark files (else ``$PARSECNAS_DATA``, else the user cache).
+    """
+
+    strategy: str = "evolution"
+    settings: Any = field(default=None, metadata=typed_by("strategy", blackbox_config_type, list_blackbox))
+    space: Literal["nb201"] = "nb201"
+    dataset: str = "cifar10"
+    select: Literal["valid", "test"] = "valid"
+    budget: int = 100
+    batch_size: int = 1
+    seed: int = 0
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        check_finite(self)
+        expected = blackbox_config_type(self.strategy)
+        if self.settings is None and expected is not None:
+            object.__setattr__(self, "settings", expected())
+        elif expected is not None and not isinstance(self.settings, expected):
+            raise ValueError(f"settings must be {expected.__name__} for strategy {self.strategy!r}, got "
+                             f"{type(self.settings).__name__} (settings=None takes its defaults)")
+        if self.budget < 1 or self.batch_size < 1:
+            raise ValueError(f"budget and batch_size must be >= 1; got {self.budget}, {self.batch_size}")
+
+
+def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: bool = False,
+                        catch: tuple[type[BaseException], ...] = (ValueError, RuntimeError)) -> dict[str, Any]:
+    """Runs (or resumes) a black-box search into ``run_dir``; returns (and writes) ``result.json``'s content.
+
+    ``catch``: exception types that fail one trial instead of the run (Optuna's ``catch=``).
+    """
+    space = get_space(config.space)
+    estimator = NB201Benchmark(config.dataset, select=config.select, data_dir=config.data_dir)
+    strategy = create_blackbox(config.strategy, space, config.settings, config.seed)
+    len(estimator.table)  # reads the table now: a missing one is an error before the run directory exists
+    run = Run(run_dir)
+    with run.lock(resume=resume):
+        resuming = run.create(to_dict(config), resume=resume, defaults=to_dict(BlackBoxConfig(config.strategy)))
+        state = run.restore(key="trial", limit=config.budget, parts={"strategy": strategy.load_state_dict},
+                            numbers=("elapsed",)) if resuming else None
+        done = 0 if state is None else int(state["trial"])
+        records = [r for r in run.metrics() if "trial" in r]
+        timer = Timer(offset=0.0 if state is None else float(state["elapsed"])).start()
+        best = max((r for r in records if r["state"] == "complete"), key=lambda r: r["score"], default=None)
+        while done < config.budget:
+            trials = evaluate_batch(strategy, estimator, min(config.batch_size, config.budget - done), done, catch)
+            for trial in trials:
+                record = _record(space, trial)
+                if trial.state is TrialState.COMPLETE and (best is None or record["score"] > best["score"]):
+                    best = record
+                run.log({**record, "best_score": None if best is None else best["score"],
+                         "best_arch": None if best is None else best["arch"]})
+            done += len(trials)
+            run.save_checkpoint({"trial": done, "elapsed": timer.elapsed, "strategy": strategy.state_dict()})
+        records = [r for r in run.metrics() if "trial" in r]
+        result = {"strategy": config.strategy, "space": config.space, "dataset": config.dataset,
+                  "select": config.select, "trials": len(records),
+                  "failed": sum(r["state"] == "fail" for r in records), "best": best, "seconds": timer.elapsed}
+        run.write_json("result.json", result)
+        return result
+
+
+def _record(space: Space, trial: Trial) -> dict[str, Any]:
+    """A trial as one metrics line: its number (and the 1-based ``trial`` count), state, score, arch and the
+    numbers of the estimator's result."""
+    out: dict[str, Any] = {"trial": trial.number + 1, "number": trial.number, "arch": space.format(trial.arch),
+                           "state": trial.state.value, "score": trial.score}
+    if trial.error is not None:
+        out["error"] = trial.error
+    if dataclasses.is_dataclass(trial.result) and not isinstance(trial.result, type):
+        out.update({k: v for k, v in dataclasses.asdict(trial.result).items()
+                    if isinstance(v, (int, float, str)) and k not in out})
+    return out
+
+
+def trajectory_of(run_dir: str | Path) -> Trajectory:
+    """The trajectory of a black-box run directory, from its trial records (results: the records)."""
+    space = get_space(str(Run(run_dir).config().get("space", "nb201")))
+    trials: list[Trial] = []
+    for r in Run(run_dir).metrics():
+        if "trial" not in r:
+            continue
+        arch: Hashable = space.parse(r["arch"])
+        trials.append(Trial(r["number"], arch, TrialState(r["state"]), r["score"], r, r.get("error")))
+    return Trajectory.of(trials)
+
+
+def run_blackbox_seeds(config: BlackBoxConfig, root: str | Path, seeds: Sequence[int], *, resume: bool = False
+                       ) -> dict[str, Any]:
+    """One run per seed into ``root/seed-N``; returns (and writes ``root/summary.json``) the incumbents' mean
+    and std of the score and of the test accuracy."""
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    root = Path(root)
+    results = [run_blackbox_search(dataclasses.replace(config, seed=s), root / f"seed-{s}",
+                                   resume=resume and Run(root / f"seed-{s}").exists()) for s in seeds]
+    found = [r["best"] for r in results if r["best"] is not None]
+
+    def mean_std(key: str) -> dict[str, float | None]:
+        values = [float(b[key]) for b in found if isinstance(b.get(key), (int, float))]
+        return {"mean": statistics.mean(values) if values else None,
+                "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else None}
+
+    summary = {"strategy": config.strategy, "dataset": config.dataset, "budget": config.budget,
+               "seeds": list(seeds), "score": mean_std("score"), "test_accuracy": mean_std("test_accuracy"),
+               "runs": [str(root / f"seed-{s}") for s in seeds]}
+    root.mkdir(parents=True, exist_ok=True)
+    Run(root).write_json("summary.json", summary)
+    return summary
