@@ -104,3 +104,16 @@ def test_supernet_auxiliary_head_adds_its_weighted_loss() -> None:
     assert aux is not None and torch.equal(net(x, g), logits)
     expected = torch.nn.functional.cross_entropy(logits, y) + 0.4 * torch.nn.functional.cross_entropy(aux, y)
     assert torch.allclose(training_loss(net, g, (x, y)), expected)
+
+
+@pytest.mark.parametrize("space_name", ["darts", "nb201"])
+def test_every_network_and_supernet_splits_into_features_and_head(space_name: str) -> None:
+    """timm's interface: ``forward_head(forward_features(x)) == forward(x)``, for networks and supernets."""
+    space = get_space(space_name)
+    arch = sample_uniform(space, torch.Generator().manual_seed(0))
+    x = torch.randn(2, 3, 16, 16)
+    net = space.build(arch, num_cells=2 if space_name == "nb201" else 3, channels=4, num_classes=3).eval()
+    assert torch.allclose(net.forward_head(net.forward_features(x)), net(x))
+    assert net.forward_head(net.forward_features(x), pre_logits=True).shape[0] == 2
+    supernet = space.supernet(num_cells=2 if space_name == "nb201" else 3, channels=4, num_classes=3)
+    assert torch.allclose(supernet.forward_head(supernet.forward_features(x, arch)), supernet(x, arch))

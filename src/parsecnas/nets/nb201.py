@@ -110,6 +110,11 @@ class _Skeleton(nn.Module):
         self.head = nn.Sequential(batch_norm(4 * channels, affine), nn.ReLU(inplace=False))
         self.classifier = nn.Linear(4 * channels, num_classes)
 
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Global average pooling and the classifier (``pre_logits``: the pooled features only)."""
+        pooled = F.adaptive_avg_pool2d(features, 1).flatten(1)
+        return pooled if pre_logits else self.classifier(pooled)
+
 
 class NB201Network(_Skeleton):
     """The NAS-Bench-201 training network of one cell (defaults: N = 5 cells per stage, C = 16).
@@ -135,7 +140,7 @@ class NB201Network(_Skeleton):
         return self.head(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(F.adaptive_avg_pool2d(self.forward_features(x), 1).flatten(1))
+        return self.forward_head(self.forward_features(x))
 
 
 class SuperCell(nn.Module):
@@ -187,12 +192,17 @@ class NB201SuperNet(_Skeleton):
     def __init__(self, num_cells: int = 5, channels: int = 16, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__(SuperCell, num_cells, channels, num_classes, in_channels, False)
 
-    def forward(self, x: torch.Tensor, arch: NB201Arch | torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor, arch: NB201Arch | torch.Tensor | Mapping[str, torch.Tensor]
+                         ) -> torch.Tensor:
+        """The feature map for ``arch`` (a path or mixing weights), before global pooling."""
         cell = self._cell_function(arch)
         x = self.stem(x)
         for layer in self.layers:
             x = cell(layer, x) if isinstance(layer, SuperCell) else layer(x)
-        return self.classifier(F.adaptive_avg_pool2d(self.head(x), 1).flatten(1))
+        return self.head(x)
+
+    def forward(self, x: torch.Tensor, arch: NB201Arch | torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x, arch))
 
     def op_parameters(self) -> dict[str, torch.Tensor]:
         """Parameters (millions) of each candidate op, ``{"cell": (6, 5)}`` in :data:`NB201_OPS` order, summed over

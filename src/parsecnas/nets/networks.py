@@ -64,20 +64,32 @@ class EvalNetwork(nn.Module):
         self.auxiliary = AuxiliaryHead(c_out[self.aux_index], num_classes) if auxiliary else None
         self.classifier = nn.Linear(c_out[-1], num_classes)
 
-    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits and, in training mode with an auxiliary head, the auxiliary logits."""
+    def _features(self, x: torch.Tensor, with_auxiliary: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         s1 = self.stem0(x)
         s0, s1 = (s1, self.stem1(s1)) if self.stem1 is not None else (s1, s1)
         aux = None
         for i, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1, self.drop_path_prob, self.drop_path_generator)
-            if i == self.aux_index and self.auxiliary is not None and self.training:
+            if i == self.aux_index and self.auxiliary is not None and with_auxiliary:
                 aux = self.auxiliary(s1)
-        logits = self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
-        return logits, aux
+        return s1, aux
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last cell's feature map, before global pooling."""
+        return self._features(x, with_auxiliary=False)[0]
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Global average pooling and the classifier (``pre_logits``: the pooled features only)."""
+        pooled = F.adaptive_avg_pool2d(features, 1).flatten(1)
+        return pooled if pre_logits else self.classifier(pooled)
+
+    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits and, in training mode with an auxiliary head, the auxiliary logits."""
+        features, aux = self._features(x, with_auxiliary=self.training)
+        return self.forward_head(features), aux
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_train(x)[0]
+        return self.forward_head(self.forward_features(x))
 
 
 def build_network(genotype: Genotype | str, setting: str = "cifar10", **options: Any) -> EvalNetwork:

@@ -50,7 +50,7 @@ class SuperNet(nn.Module):
         self.auxiliary_weight = auxiliary_weight
 
     def forward(self, x: torch.Tensor, arch: Genotype | MixingWeights) -> torch.Tensor:
-        return self.forward_train(x, arch, with_auxiliary=False)[0]
+        return self.forward_head(self.forward_features(x, arch))
 
     def op_parameters(self) -> dict[str, torch.Tensor]:
         """Parameters (millions) of each candidate op, ``{cell type: (14, ops)}`` in ``primitives`` order, summed
@@ -66,10 +66,24 @@ class SuperNet(nn.Module):
                     counts[e, o] += sum(p.numel() for p in edge[name].parameters()) / 1e6
         return out
 
+    def forward_features(self, x: torch.Tensor, arch: Genotype | MixingWeights) -> torch.Tensor:
+        """The last cell's feature map for ``arch``, before global pooling."""
+        return self._features(x, arch, with_auxiliary=False)[0]
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Global average pooling and the classifier (``pre_logits``: the pooled features only)."""
+        pooled = F.adaptive_avg_pool2d(features, 1).flatten(1)
+        return pooled if pre_logits else self.classifier(pooled)
+
     def forward_train(self, x: torch.Tensor, arch: Genotype | MixingWeights,
                       with_auxiliary: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits and, when the net has an auxiliary head (fine-tuning on the evaluation configuration), the
         auxiliary logits from the cell at 2/3 depth."""
+        features, aux = self._features(x, arch, with_auxiliary)
+        return self.forward_head(features), aux
+
+    def _features(self, x: torch.Tensor, arch: Genotype | MixingWeights, with_auxiliary: bool
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
         s0 = s1 = self.stem(x)
         aux = None
         for i, cell in enumerate(self.cells):
@@ -82,7 +96,7 @@ class SuperNet(nn.Module):
             s0, s1 = s1, out
             if i == self.aux_index and with_auxiliary and self.auxiliary is not None:
                 aux = self.auxiliary(s1)
-        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1)), aux
+        return s1, aux
 
 
 def training_loss(net: nn.Module, arch: Genotype | MixingWeights, batch: tuple[torch.Tensor, torch.Tensor]
