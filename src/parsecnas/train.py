@@ -196,16 +196,42 @@ def train_genotype(
         return _train(genotype, provenance, config, run, resume, progress)
 
 
-def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
-           progress: bool) -> dict[str, Any]:
-    device = resolve_device(config.device)  # before the run is created: a missing GPU is an error, not a run
-    resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
-                          defaults=to_dict(TrainConfig()))
+@dataclass
+class _Training:
+    """What a training run builds before its first step; :meth:`state` / :meth:`loaders` list the checkpointed
+    state once."""
+
+    device: torch.device
+    train: Loader
+    test: Loader
+    net: EvalNetwork
+    sgd: torch.optim.SGD
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+    image_size: int
+    params: int
+    macs: int
+
+    def loaders(self) -> dict[str, Callable[[Any], object]]:
+        """Each checkpoint entry with the function that loads it."""
+        assert self.net.drop_path_generator is not None
+        return {"net": self.net.load_state_dict, "sgd": self.sgd.load_state_dict,
+                "schedule": self.schedule.load_state_dict, "loader": self.train.load_state_dict,
+                "scaler": self.scaler.load_state_dict, "drop_path_generator": self.net.drop_path_generator.set_state}
+
+    def state(self) -> dict[str, Any]:
+        assert self.net.drop_path_generator is not None
+        return {"net": self.net.state_dict(), "sgd": self.sgd.state_dict(), "schedule": self.schedule.state_dict(),
+                "loader": self.train.state_dict(), "scaler": self.scaler.state_dict(),
+                "drop_path_generator": self.net.drop_path_generator.get_state()}
+
+
+def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.device) -> _Training:
     ds = load_dataset(config.dataset, config.data_dir)
     train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout,
                                                                              config.crop_size, config.color_jitter),
                                 device=device, seed=config.seed)
-    test = evaluation_loader(ds, config, device)
     net = _build(genotype, config, ds.num_classes, ds.in_channels)
     size = config.crop_size or ds.image_size
     params, macs = count_parameters(net), count_multiply_adds(net, (ds.in_channels, size, size))
@@ -213,54 +239,71 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
     net = net.to(device, memory_format=memory)  # type: ignore[call-overload]
     net.drop_path_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     sgd = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    schedule = _scheduler(sgd, config)
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    start, elapsed = 0, 0.0
-    parts = {"net": net.load_state_dict, "sgd": sgd.load_state_dict, "schedule": schedule.load_state_dict,
-             "loader": train.load_state_dict, "scaler": scaler.load_state_dict,
-             "drop_path_generator": net.drop_path_generator.set_state}
-    state = run.restore(limit=config.epochs, parts=parts, numbers=("elapsed",)) if resuming else None
-    if state is not None:
-        start, elapsed = int(state["epoch"]), float(state["elapsed"])
+    return _Training(device, train, evaluation_loader(ds, config, device), net, sgd, _scheduler(sgd, config),
+                     scaler, amp_dtype, size, params, macs)
+
+
+def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
+           progress: bool) -> dict[str, Any]:
+    device = resolve_device(config.device)  # before the run is created: a missing GPU is an error, not a run
+    resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
+                          defaults=to_dict(TrainConfig()))
+    t = _setup_training(genotype, config, device)
+    state = run.restore(limit=config.epochs, parts=t.loaders(), numbers=("elapsed",)) if resuming else None
+    start, elapsed = (0, 0.0) if state is None else (int(state["epoch"]), float(state["elapsed"]))
     forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]] = (
-        torch.compile(net.forward_train) if config.compile else net.forward_train)
-    steps = config.steps_per_epoch or len(train)
+        torch.compile(t.net.forward_train) if config.compile else t.net.forward_train)
+    steps = config.steps_per_epoch or len(t.train)
     timer = Timer(offset=elapsed).start()
     with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress) as bar:
         for epoch in range(start, config.epochs):
-            net.train()
-            net.drop_path_prob = config.drop_path * epoch / config.epochs
-            total_loss = 0.0
-            for step in range(steps):
-                x, y = train.next_batch()
-                with autocast(device, amp_dtype):
-                    logits, aux = forward(to_layout(x, config.channels_last))
-                loss = training_loss(logits, aux, y, config.auxiliary_weight, config.label_smoothing)
-                value = loss.item()
-                check_step_losses({"loss": value}, run.path, epoch=epoch + 1, step=step + 1, last_good=epoch)
-                sgd.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(sgd)
-                torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-                scaler.step(sgd)
-                scaler.update()
-                total_loss += value
-                bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", loss=value)
-            schedule.step()
-            state = {"epoch": epoch + 1, "elapsed": timer.elapsed, "net": net.state_dict(), "sgd": sgd.state_dict(),
-                     "schedule": schedule.state_dict(), "loader": train.state_dict(), "scaler": scaler.state_dict(),
-                     "drop_path_generator": net.drop_path_generator.get_state()}
+            mean_loss = _epoch(t, config, run, forward, epoch, steps, bar)
+            state = {"epoch": epoch + 1, "elapsed": timer.elapsed, **t.state()}
             check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
-            run.log({"epoch": epoch + 1, "train_loss": total_loss / steps, "lr": sgd.param_groups[0]["lr"],
-                     "drop_path": net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
+            run.log({"epoch": epoch + 1, "train_loss": mean_loss, "lr": t.sgd.param_groups[0]["lr"],
+                     "drop_path": t.net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
             run.save_checkpoint(state)
-    accuracy = evaluate(net, test, config.channels_last, amp_dtype)
+    return _finish(t, genotype, provenance, config, run, timer.hours)
+
+
+def _epoch(t: _Training, config: TrainConfig, run: Run,
+           forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]], epoch: int, steps: int,
+           bar: ProgressBar) -> float:
+    """One epoch of SGD steps (drop path ramped, AMP, clipping); the mean training loss. A non-finite loss
+    stops the run before its step is taken."""
+    t.net.train()
+    t.net.drop_path_prob = config.drop_path * epoch / config.epochs
+    total_loss = 0.0
+    for step in range(steps):
+        x, y = t.train.next_batch()
+        with autocast(t.device, t.amp_dtype):
+            logits, aux = forward(to_layout(x, config.channels_last))
+        loss = training_loss(logits, aux, y, config.auxiliary_weight, config.label_smoothing)
+        value = loss.item()
+        check_step_losses({"loss": value}, run.path, epoch=epoch + 1, step=step + 1, last_good=epoch)
+        t.sgd.zero_grad(set_to_none=True)
+        t.scaler.scale(loss).backward()
+        t.scaler.unscale_(t.sgd)
+        torch.nn.utils.clip_grad_norm_(t.net.parameters(), config.grad_clip)
+        t.scaler.step(t.sgd)
+        t.scaler.update()
+        total_loss += value
+        bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", loss=value)
+    t.schedule.step()
+    return total_loss / steps
+
+
+def _finish(t: _Training, genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run,
+            hours: float) -> dict[str, Any]:
+    """Test accuracy of the trained network; ``model.pt`` and ``result.json``."""
+    accuracy = evaluate(t.net, t.test, config.channels_last, t.amp_dtype)
     result = {
         **provenance,
         "genotype": genotype.to_dict(),
         "dataset": config.dataset,
-        "image_size": size,
+        "image_size": t.image_size,
         "crop_size": config.crop_size,
         "seed": config.seed,
         "epochs": config.epochs,
@@ -268,12 +311,12 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
         "test_top5_accuracy": accuracy["top5"],
         "test_error_pct": 100 * (1 - accuracy["top1"]),
         "test_top5_error_pct": 100 * (1 - accuracy["top5"]),
-        "params_m": params / 1e6,
-        "multiply_adds_m": macs / 1e6,
-        "train_hours": timer.hours,
-        "device": device_name(device),
+        "params_m": t.params / 1e6,
+        "multiply_adds_m": t.macs / 1e6,
+        "train_hours": hours,
+        "device": device_name(t.device),
     }
-    save_model(net, run.path_of("model.pt"), {k: v for k, v in result.items() if k != "genotype"})
+    save_model(t.net, run.path_of("model.pt"), {k: v for k, v in result.items() if k != "genotype"})
     run.write_json("result.json", result)
     return result
 
