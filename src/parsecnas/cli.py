@@ -10,12 +10,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from . import __version__
 from .config import ConfigError, load_config, to_dict
 from .data.files import ChecksumError
 from .run.checkpoint import CheckpointError
@@ -39,12 +41,22 @@ def _overrides(extra: Sequence[str]) -> list[str]:
     return [e[2:] for e in extra]
 
 
+def _print_config(config: Any) -> int:
+    """``--print-config``: the resolved config as YAML (loadable with ``--config``), and nothing run."""
+    import yaml
+
+    print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
+    return 0
+
+
 def cmd_search(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .search import SearchConfig, run_search
 
     overrides = _overrides(extra) + ([f"init_from={args.init_from!r}"] if args.init_from else [])
     overrides += [f"strategy={args.strategy!r}"] if args.strategy else []
     config = load_config(SearchConfig, args.config, overrides)
+    if args.print_config:
+        return _print_config(config)
     run_dir = _run_dir("search", args.run_dir)
     result = run_search(config, run_dir, resume=args.resume, progress=not args.quiet)
     _print_search_summary(result)
@@ -82,6 +94,8 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
              "seed": args.seed, "data_dir": args.data_dir}
     overrides = [f"{k}={v!r}" for k, v in flags.items() if v is not None] + _overrides(extra)
     config = load_config(BlackBoxConfig, args.config, overrides)
+    if args.print_config:
+        return _print_config(config)
     run_dir = _run_dir("bench", args.run_dir)
     if args.seeds:
         summary = run_blackbox_seeds(config, run_dir, args.seeds, resume=args.resume)
@@ -95,9 +109,18 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from .train import TrainConfig, protocol_config, train_genotype, train_seeds
+    from .train import TrainConfig, protocol_config, search_data, train_genotype, train_seeds
 
-    config = load_config(TrainConfig, args.config, _overrides(extra), base=protocol_config(args.protocol))
+    base, inherited = protocol_config(args.protocol), search_data(args.genotype)
+    config = load_config(TrainConfig, args.config, _overrides(extra), base=replace(base, **inherited))
+    if args.print_config:
+        return _print_config(config)
+    if not args.quiet:
+        source = f" (the data of the search run {args.genotype})" if inherited.get("dataset") == config.dataset else ""
+        print(f"training with the {args.protocol} protocol on {config.dataset}{source}: {config.num_cells} cells, "
+              f"C = {config.channels}, {config.epochs} epochs"
+              + (f" x {config.steps_per_epoch} steps" if config.steps_per_epoch else "")
+              + f", batch {config.batch_size}; any field can be set with --key=value", flush=True)
     if args.ensemble is not None or args.ensemble_random or args.with_mode:
         return _train_ensemble(args, config)
     run_dir = _run_dir("train", args.run_dir)
@@ -268,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="parsecnas", description=__doc__)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (torch {torch.__version__})")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("search", help="run a weight-sharing search (PARSEC by default)")
     p.add_argument("--config", help="YAML file of SearchConfig fields")
@@ -278,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
                    + ". Default parsec; its settings as --settings.key=value; --space=nb201 searches the "
                      "NAS-Bench-201 cell space with table lookups")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_search)
     # no abbreviations: the config field --seed=S must not be read as --seeds S
     p = sub.add_parser("train", help="train a genotype from scratch (DARTS CIFAR or ImageNet protocol)",
@@ -298,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="top-1/top-5 test accuracy of a trained model (model.pt or train run dir)")
     p.add_argument("model", help="model.pt or a `parsecnas train` run directory")
@@ -332,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run directory (default runs/bench-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--data-dir", help="folder holding benchmarks/nb201-merged/ (else $PARSECNAS_DATA)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("show", help="print a genotype's cells, parameters and multiply-adds; draw its cells")
     p.add_argument("genotype", nargs="?")
@@ -350,7 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"parsecnas: error: --threads {args.threads}: give a number of CPU threads >= 1", file=sys.stderr)
+            return 2
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)  # only the CLI touches the global RNG; library code uses its own generators
     try:

@@ -164,6 +164,22 @@ def search_provenance(spec: str | Path | Genotype) -> dict[str, Any]:
             "search_cost": run.read_json("search_cost.json")}
 
 
+def search_data(spec: str | Path | Genotype) -> dict[str, Any]:
+    """The dataset (and data folder) of the search run ``spec`` names (a run directory or a ``genotype.json`` in
+    one), as ``TrainConfig`` fields, so that ``parsecnas train RUN_DIR`` trains on the data it searched on;
+    ``{}`` for anything else."""
+    if isinstance(spec, Genotype) or str(spec) in published_genotypes():
+        return {}
+    path = Path(spec)
+    run_dir = path if path.is_dir() else path.parent
+    if not (run_dir / "config.yaml").is_file():
+        return {}
+    data = Run(run_dir).config().get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("dataset"), str):
+        return {}
+    return {"dataset": data["dataset"], **({"data_dir": data["data_dir"]} if data.get("data_dir") else {})}
+
+
 def _build(genotype: Genotype, config: TrainConfig, num_classes: int, in_channels: int) -> EvalNetwork:
     return seeded(config.seed, lambda: build_network(
         genotype, config.setting, num_cells=config.num_cells, channels=config.channels, num_classes=num_classes,

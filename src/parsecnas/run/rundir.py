@@ -153,6 +153,8 @@ class Run:
         """RunError when the path is a file, or a non-empty directory holding no run (its lock file aside)."""
         if self.exists() or not self.path.exists():
             return
+        if self.path.is_dir():  # a run killed while writing its config.yaml left only temporary files
+            remove_stale_temp_files(self.path)
         if not self.path.is_dir() or any(p.name != LOCK_FILE for p in self.path.iterdir()):
             raise RunError(f"{self.path} exists and is not an empty directory, but holds no run "
                            f"(no {CONFIG_FILE}); choose a new or empty run directory")

@@ -225,6 +225,8 @@ def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
             raise FileNotFoundError(f"{spec} is a directory without genotype.json; give a DARTS-space search run "
                                     "directory (NAS-Bench-201 runs need no training: their cell's trained "
                                     "accuracies are in benchmark_lookup.json)")
+    if path.exists() and not path.is_file():  # a FIFO, a device: reading it could block forever
+        raise ValueError(f"genotype file {path} is not a regular file; give a genotype JSON file")
     if path.suffix == ".json" or path.is_file():
         if not path.exists():
             raise FileNotFoundError(f"genotype file {path} does not exist")

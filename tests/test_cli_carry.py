@@ -1,0 +1,63 @@
+"""Settings carry from step to step, and small CLI promises: train RUN_DIR trains on the search's data,
+--print-config round-trips through --config, --version, bad --threads, odd genotype files, a killed first write."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from parsecnas.cli import main
+from parsecnas.config import load_config
+from parsecnas.run import Run
+from parsecnas.search import SearchConfig
+
+
+def test_train_of_a_search_run_inherits_its_dataset_and_says_so(tmp_path, capsys) -> None:
+    search = tmp_path / "s"
+    assert main(["search", "--run-dir", str(search), "--quiet", "--epochs=1", "--steps_per_epoch=1",
+                 "--net.num_cells=3", "--net.channels=4", "--data.batch_size=4", "--data.eval_examples=8",
+                 "--settings.samples=2"]) == 0
+    capsys.readouterr()
+    args = ["train", str(search), "--run-dir", str(tmp_path / "t"), "--num_cells=2", "--channels=4",
+            "--epochs=1", "--steps_per_epoch=1", "--batch_size=4", "--cutout=0"]
+    assert main([*args, "--print-config"]) == 0
+    assert "dataset: fashion-mnist-small" in capsys.readouterr().out and not (tmp_path / "t").exists()
+    assert main([*args, "--dataset=mnist", "--print-config"]) == 0
+    assert "dataset: mnist" in capsys.readouterr().out  # a flag still wins over what is inherited
+    assert main(args) == 0
+    assert "cifar protocol on fashion-mnist-small (the data of the search run" in capsys.readouterr().out
+    assert Run(tmp_path / "t").read_json("result.json")["dataset"] == "fashion-mnist-small"
+
+
+def test_print_config_is_loadable_with_config(tmp_path, capsys) -> None:
+    assert main(["search", "--strategy", "gdas", "--settings.tau_min=0.5", "--epochs=7", "--print-config"]) == 0
+    text = capsys.readouterr().out
+    (tmp_path / "c.yaml").write_text(text)
+    config = load_config(SearchConfig, tmp_path / "c.yaml")
+    assert config.strategy == "gdas" and config.settings.tau_min == 0.5 and config.epochs == 7
+    assert yaml.safe_load(text)["settings"]["tau_min"] == 0.5
+
+
+def test_version_and_bad_threads(capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and "parsecnas 0." in capsys.readouterr().out
+    assert main(["--threads", "-1", "show", "--list"]) == 2
+    assert "--threads -1" in capsys.readouterr().err
+
+
+def test_a_fifo_given_as_a_genotype_file_is_refused_not_read(tmp_path, capsys) -> None:
+    fifo = tmp_path / "g.json"
+    os.mkfifo(fifo)
+    assert main(["show", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_run_killed_while_writing_its_first_config_starts_afresh(tmp_path) -> None:
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / ".config.yaml.0123456789ab.tmp").write_text("half a conf")  # what a kill during the atomic write leaves
+    assert Run(run_dir).create({"epochs": 1}) is False
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml"]
