@@ -61,3 +61,17 @@ def test_a_run_killed_while_writing_its_first_config_starts_afresh(tmp_path) -> 
     (run_dir / ".config.yaml.0123456789ab.tmp").write_text("half a conf")  # what a kill during the atomic write leaves
     assert Run(run_dir).create({"epochs": 1}) is False
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml"]
+
+
+def test_help_lists_every_setting_of_the_chosen_strategy(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["search", "--strategy", "darts", "--help"])
+    out = capsys.readouterr().out
+    assert "--settings.stop_skip_connections  [int; default: 0]" in out and "DARTS+ early stopping" in out
+    assert "--data.batch_size  [int; default: 64]" in out and "--settings.samples  [" not in out
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    assert "--settings.samples  [int; default: 16]" in capsys.readouterr().out  # PARSEC by default
+    with pytest.raises(SystemExit):
+        main(["bench", "--strategy=bananas", "--help"])
+    assert "--settings.acquisition" in capsys.readouterr().out

@@ -285,15 +285,43 @@ def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str], flag: str, default: str) -> str:
+    """The value of ``--flag X`` / ``--flag=X`` in ``argv`` (for help that depends on it), else ``default``."""
+    for k, item in enumerate(argv):
+        if item == flag and k + 1 < len(argv):
+            return argv[k + 1]
+        if item.startswith(flag + "="):
+            return item.split("=", 1)[1]
+    return default
+
+
+def _settings_help(cls: Any, argv: Sequence[str], default: str, **fixed: Any) -> str:
+    """The epilog of a command: every config field, with the chosen strategy's settings (``--strategy X``)."""
+    from .config_help import config_help
+
+    name = _chosen(argv, "--strategy", default)
+    try:
+        config = cls(strategy=name, **fixed)
+    except (ValueError, TypeError):
+        config, name = cls(strategy=default, **fixed), default
+    return (f"settings (set any with --key=value; shown for --strategy {name}, give another before --help to "
+            f"see its settings):\n{config_help(config)}")
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    from .blackbox_run import BlackBoxConfig
+    from .search import SearchConfig
     from .strategies import list_blackbox, list_strategies
     from .strategies.base import strategy_entry
+    from .train import TrainConfig
 
     parser = argparse.ArgumentParser(prog="parsecnas", description=__doc__)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (torch {torch.__version__})")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("search", help="run a weight-sharing search (PARSEC by default)")
+    raw = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("search", help="run a weight-sharing search (PARSEC by default)", formatter_class=raw,
+                       epilog=_settings_help(SearchConfig, argv, "parsec"))
     p.add_argument("--config", help="YAML file of SearchConfig fields")
     p.add_argument("--run-dir", help="run directory (default runs/search-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
@@ -305,8 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_search)
     # no abbreviations: the config field --seed=S must not be read as --seeds S
+    from .config_help import config_help
+
     p = sub.add_parser("train", help="train a genotype from scratch (DARTS CIFAR or ImageNet protocol)",
-                       allow_abbrev=False)
+                       allow_abbrev=False, formatter_class=raw,
+                       epilog="settings (set any with --key=value; defaults of the cifar protocol):\n"
+                              + config_help(TrainConfig()))
     p.add_argument("genotype", help="published name, genotype JSON file, search run directory or string")
     p.add_argument("--protocol", choices=("cifar", "imagenet"), default="cifar",
                    help="default settings: cifar (20 cells, C=36, 600 epochs) or imagenet (14 cells, C=48, "
@@ -346,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top5", action="store_true", help="add the top-5 error column (ImageNet)")
     p.set_defaults(func=cmd_table)
     p = sub.add_parser("bench", help="black-box search on the NAS-Bench-201 table (random, evolution, ...)",
-                       allow_abbrev=False)
+                       allow_abbrev=False, formatter_class=raw,
+                       epilog=_settings_help(BlackBoxConfig, argv, "evolution"))
     p.add_argument("--strategy", help=f"black-box strategy (default evolution): {', '.join(list_blackbox())}; "
                                       "its settings as --settings.key=value")
     p.add_argument("--dataset", help="cifar10 (default), cifar100 or imagenet16")
@@ -375,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     if args.threads is not None:
         if args.threads < 1:

@@ -81,6 +81,8 @@ class SearchConfig:
 
     Attributes:
         strategy: a registered strategy name (``parsecnas.strategies.list_strategies()``).
+        space: a registered search space: ``darts`` or ``nb201`` (``parsecnas.spaces.list_spaces()``).
+        seed: seeds the split, the loaders, the network's initial weights and the strategy's generator.
         settings: the strategy's own config (``ParsecConfig`` for ``parsec``, ``DartsConfig`` for ``darts``:
             the type registered with it); ``None`` takes its defaults. In YAML a mapping, in flags
             ``--settings.samples=8``. (The old one-section-per-strategy form, ``parsec:``, still loads, with
