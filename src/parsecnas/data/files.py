@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..run.atomic import fsync_path
+
 __all__ = [
     "DATA_ENV",
     "MIRRORS",
@@ -220,20 +222,6 @@ def _remember(marker: Path, record: dict[str, object]) -> None:
         _log.debug("could not record the verification of %s: %s", record["path"], err)
 
 
-def _fsync(path: str | os.PathLike[str]) -> None:
-    """Flushes a file (or a folder's entries, where the platform allows opening folders) to the disk."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def download_file(url: str, dest: Path, md5: str | None = None, timeout: float = 30.0) -> Path:
     """Download ``url`` to ``dest`` through a temporary file in the same folder, then rename it.
 
@@ -266,7 +254,7 @@ def download_file(url: str, dest: Path, md5: str | None = None, timeout: float =
             )
         os.chmod(tmp_name, _FILE_MODE)
         os.replace(tmp_name, dest)
-        _fsync(dest.parent)
+        fsync_path(dest.parent)
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
@@ -396,10 +384,10 @@ def save_npz(path: Path, arrays: Mapping[str, np.ndarray], compress: bool = Fals
                 info.compress_type = method
                 with archive.open(info, "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
-        _fsync(tmp_name)  # on disk before the rename: a crash never leaves a truncated cache under its name
+        fsync_path(tmp_name)  # on disk before the rename: a crash never leaves a truncated cache under its name
         os.chmod(tmp_name, _FILE_MODE)
         os.replace(tmp_name, path)
-        _fsync(path.parent)
+        fsync_path(path.parent)
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_text", "fsync_file",
+__all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_text", "fsync_file", "fsync_path",
            "remove_stale_temp_files"]
 
 _TMP_SUFFIX = ".tmp"
@@ -64,7 +64,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 def fsync_file(path: str | Path) -> None:
@@ -96,10 +96,11 @@ def remove_stale_temp_files(directory: str | Path) -> list[Path]:
     return removed
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Persist the rename itself; not every platform can open a directory, which is then skipped."""
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """Flushes a file, or a folder's entries (so a rename into it persists), to the disk; a platform that cannot
+    open folders skips them."""
     try:
-        fd = os.open(directory, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
