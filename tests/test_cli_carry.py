@@ -75,3 +75,11 @@ def test_help_lists_every_setting_of_the_chosen_strategy(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["bench", "--strategy=bananas", "--help"])
     assert "--settings.acquisition" in capsys.readouterr().out
+
+
+def test_config_fields_take_key_value_and_key_space_value(capsys) -> None:
+    assert main(["search", "--epochs", "7", "--settings.samples=3", "--weights.lr", "0.05", "--print-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["epochs"] == 7 and config["settings"]["samples"] == 3 and config["weights"]["lr"] == 0.05
+    assert main(["search", "--epochs"]) == 2  # a field without its value
+    assert "--key value" in capsys.readouterr().err

@@ -34,11 +34,20 @@ def _run_dir(kind: str, given: str | None) -> str:
 
 
 def _overrides(extra: Sequence[str]) -> list[str]:
-    bad = [e for e in extra if not e.startswith("--") or "=" not in e]
+    """Config fields given as ``--key=value`` or ``--key value`` (a value may start with one ``-``: ``-1``)."""
+    out, bad, items = [], [], list(extra)
+    while items:
+        item = items.pop(0)
+        if item.startswith("--") and "=" in item:
+            out.append(item[2:])
+        elif item.startswith("--") and items and not items[0].startswith("--"):
+            out.append(f"{item[2:]}={items.pop(0)}")
+        else:
+            bad.append(item)
     if bad:
-        raise ConfigError(f"unrecognised arguments {bad}; config fields are set as --key=value "
-                          f"(e.g. --epochs=3 --settings.samples=8)")
-    return [e[2:] for e in extra]
+        raise ConfigError(f"unrecognised arguments {bad}; config fields are set as --key=value or --key value "
+                          f"(e.g. --epochs=3 --settings.samples 8; see --help)")
+    return out
 
 
 def _print_config(config: Any) -> int:
