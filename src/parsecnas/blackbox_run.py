@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import check_finite, to_dict, typed_by
+from .config import check_finite, fill_typed_fields, to_dict, typed_by
 from .estimators.tabular import NB201Benchmark
 from .run import Run, Timer
 from .spaces import get_space
@@ -72,12 +72,7 @@ class BlackBoxConfig:
 
     def __post_init__(self) -> None:
         check_finite(self)
-        expected = blackbox_config_type(self.strategy)
-        if self.settings is None and expected is not None:
-            object.__setattr__(self, "settings", expected())
-        elif expected is not None and not isinstance(self.settings, expected):
-            raise ValueError(f"settings must be {expected.__name__} for strategy {self.strategy!r}, got "
-                             f"{type(self.settings).__name__} (settings=None takes its defaults)")
+        fill_typed_fields(self)
         if self.budget < 1 or self.batch_size < 1:
             raise ValueError(f"budget and batch_size must be >= 1; got {self.budget}, {self.batch_size}")
 

@@ -38,8 +38,8 @@ import yaml
 
 from parsecnas._text import short_repr
 
-__all__ = ["ConfigError", "TypedBy", "apply_overrides", "check_finite", "from_dict", "load_config", "save_config",
-           "to_dict", "typed_by"]
+__all__ = ["ConfigError", "TypedBy", "apply_overrides", "check_finite", "fill_typed_fields", "from_dict",
+           "load_config", "save_config", "to_dict", "typed_by"]
 
 T = TypeVar("T")
 
@@ -86,6 +86,19 @@ def typed_by(sibling: str, resolve: Callable[[Any], type | None], names: Callabl
              ) -> dict[str, TypedBy]:
     """The ``metadata=`` of a :class:`TypedBy` field: ``field(default=None, metadata=typed_by(...))``."""
     return {_TYPED_BY: TypedBy(sibling, resolve, names)}
+
+
+def fill_typed_fields(cfg: Any) -> None:
+    """For ``__post_init__``: every :class:`TypedBy` field of ``cfg`` left ``None`` takes its chosen type's
+    defaults; one holding another type is a ValueError (an unknown choice is the resolver's ValueError)."""
+    for name, typed in _typed_fields(type(cfg)):
+        expected, value = typed.resolve(getattr(cfg, typed.sibling)), getattr(cfg, name)
+        if value is None and expected is not None:
+            object.__setattr__(cfg, name, expected())
+        elif (expected is None) != (value is None) or (expected is not None and not isinstance(value, expected)):
+            raise ValueError(f"{name} must be {getattr(expected, '__name__', 'None')} for {typed.sibling} "
+                             f"{getattr(cfg, typed.sibling)!r}, got {type(value).__name__} ({name}=None takes its "
+                             "defaults)")
 
 
 def check_finite(cfg: Any) -> None:

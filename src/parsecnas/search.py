@@ -89,6 +89,8 @@ class _Setup:
     weights: WeightOptimizer
     device: torch.device
     benchmark: TableLookup
+    settings: Any
+    """The strategy's settings as it runs them (its schedule laid over the search)."""
 
 
 class TableLookup:
@@ -135,10 +137,11 @@ def _setup(config: SearchConfig) -> _Setup:
         auxiliary=config.net.auxiliary, auxiliary_weight=config.net.auxiliary_weight))
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
     net = net.to(device, memory_format=layout)  # type: ignore[call-overload]
-    strategy = create_strategy(config.strategy, space, _with_schedule(config, len(train)), config.seed)
+    settings = _with_schedule(config, len(train))
+    strategy = create_strategy(config.strategy, space, settings, config.seed)
     weights = WeightOptimizer(net.parameters(), config.weights, config.epochs)
     return _Setup(space, ds, train, search, held_out, net, strategy, weights, device,
-                  TableLookup(space, config.data.dataset, config.data.data_dir))
+                  TableLookup(space, config.data.dataset, config.data.data_dir), settings)
 
 
 @dataclass
@@ -222,9 +225,8 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         if config.init_from:  # before the run is created: a warm start that cannot happen is an error, not a no-op
             warm_start(s.strategy, s.space, config.init_from)
         defaults = to_dict(SearchConfig(strategy=config.strategy))
-        batches = len(s.train)
-        ran = to_dict(replace(config, settings=_with_schedule(config, batches)))  # what runs, schedule included
-        created = run.create(ran, resume=resume, defaults=defaults, upgrade=lambda st: _upgraded(st, batches))
+        ran = to_dict(replace(config, settings=s.settings))  # what runs, the strategy's schedule included
+        created = run.create(ran, resume=resume, defaults=defaults, upgrade=lambda st: _upgraded(st, len(s.train)))
         state = run.restore(limit=config.epochs, parts=_parts(s), numbers=("elapsed",)) if created else None
         done = _Progress() if state is None else _Progress(int(state["epoch"]), float(state["elapsed"]),
                                                            bool(state.get("finished", False)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .config import check_finite, typed_by
+from .config import check_finite, fill_typed_fields, typed_by
 from .optim import WeightOptimConfig
 from .strategies import list_strategies
 from .strategies.base import strategy_config_type
@@ -109,14 +109,7 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         check_finite(self)
-        expected = strategy_config_type(self.strategy)  # a ValueError lists the registered strategies
-        if self.settings is None and expected is not None:
-            object.__setattr__(self, "settings", expected())
-        elif expected is None and self.settings is not None or (
-                expected is not None and not isinstance(self.settings, expected)):
-            raise ValueError(f"settings must be {getattr(expected, '__name__', 'None')} for strategy "
-                             f"{self.strategy!r}, got {type(self.settings).__name__} (settings=None takes its "
-                             "defaults)")
+        fill_typed_fields(self)  # settings: the strategy's config (an unknown strategy lists the valid ones)
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
