@@ -67,14 +67,43 @@ def test_help_lists_every_setting_of_the_chosen_strategy(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["search", "--strategy", "darts", "--help"])
     out = capsys.readouterr().out
-    assert "--settings.stop_skip_connections  [int; default: 0]" in out and "DARTS+ early stopping" in out
-    assert "--data.batch_size  [int; default: 64]" in out and "--settings.samples  [" not in out
+    assert "--stop-skip-connections  [int; default: 0]" in out and "DARTS+ early stopping" in out
+    assert "--batch-size  [int; default: 64]" in out and "--samples  [" not in out
     with pytest.raises(SystemExit):
         main(["search", "--help"])
-    assert "--settings.samples  [int; default: 16]" in capsys.readouterr().out  # PARSEC by default
+    out = capsys.readouterr().out
+    assert "--samples  [int; default: 16]" in out  # PARSEC by default
+    assert "--settings.epochs  [" in out  # a name that is also a top-level field keeps its section
     with pytest.raises(SystemExit):
         main(["bench", "--strategy=bananas", "--help"])
-    assert "--settings.acquisition" in capsys.readouterr().out
+    assert "--acquisition" in capsys.readouterr().out
+
+
+def test_one_spelling_per_option_in_every_command(capsys) -> None:
+    """--data-dir and --batch-size mean the same in search, train and bench; the dotted and underscore forms
+    are still accepted."""
+    for argv in (["search", "--data-dir", "/d", "--batch-size", "32"],
+                 ["search", "--data.data_dir=/d", "--data.batch-size=32"],
+                 ["train", "DARTS_V2", "--data-dir=/d", "--batch_size", "32"]):
+        assert main([*argv, "--print-config"]) == 0
+        config = yaml.safe_load(capsys.readouterr().out)
+        section = config.get("data", config)
+        assert (section["data_dir"], section["batch_size"]) == ("/d", 32), argv
+    assert main(["bench", "--data-dir", "/d", "--print-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["data_dir"] == "/d"
+    assert main(["search", "--batchsize=3", "--print-config"]) == 2
+    assert "did you mean 'data.batch_size'?" in capsys.readouterr().err
+
+
+def test_top_level_help_does_not_load_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from parsecnas.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'parsecnas --help imported torch'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_config_fields_take_key_value_and_key_space_value(capsys) -> None:

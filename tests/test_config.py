@@ -209,3 +209,34 @@ def test_load_config_lays_the_file_over_a_base(tmp_path) -> None:
     cfg = load_config(TrainConfig, path, ["batch_size=7"], base=TrainConfig.imagenet())
     assert (cfg.epochs, cfg.lr, cfg.batch_size) == (3, 0.2, 7)
     assert (cfg.num_cells, cfg.label_smoothing, cfg.crop_size) == (14, 0.1, 224)  # kept from the base
+
+
+@dataclasses.dataclass(frozen=True)
+class _Optim:
+    lr: float = 0.1
+    momentum: float = 0.9
+
+
+@dataclasses.dataclass(frozen=True)
+class _Arch:
+    lr: float = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outer:
+    epochs: int = 1
+    optim: _Optim = dataclasses.field(default_factory=_Optim)
+    arch: _Arch = dataclasses.field(default_factory=_Arch)
+
+
+def test_a_nested_field_is_reached_by_its_own_name_when_unique() -> None:
+    cfg = apply_overrides(_Outer(), ["momentum=0.5", "--epochs=3"])
+    assert (cfg.optim.momentum, cfg.epochs, cfg.optim.lr) == (0.5, 3, 0.1)
+    assert apply_overrides(_Outer(), ["optim.lr=0.2", "arch.lr=0.3"]).arch.lr == 0.3
+    with pytest.raises(ConfigError, match="'lr' is ambiguous in _Outer: give one of optim.lr, arch.lr"):
+        apply_overrides(_Outer(), ["lr=0.2"])
+    with pytest.raises(ConfigError, match="same field, set twice"):
+        apply_overrides(_Outer(), ["optim.momentum=0.1", "momentum=0.2"])
+    with pytest.raises(ConfigError, match="did you mean 'optim.momentum'"):
+        apply_overrides(_Outer(), ["momentun=0.2"])
+    assert apply_overrides(_Outer(), ["optim.lr=0.2"]) == _Outer(optim=_Optim(lr=0.2))  # the input is left alone

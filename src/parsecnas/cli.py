@@ -15,18 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from . import __version__
 from .config import ConfigError, load_config, to_dict
-from .data.files import ChecksumError
-from .run.checkpoint import CheckpointError
-from .run.divergence import DivergedError
-from .run.lock import RunLockError
-from .run.rundir import RunError
 
 if TYPE_CHECKING:
     from .train import TrainConfig
+
+# torch and the library load only once a command runs, so `parsecnas --help` and `--version` answer at once
 
 
 def _run_dir(kind: str, given: str | None) -> str:
@@ -184,6 +179,8 @@ def cmd_evaluate(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
     if extra:
         raise ConfigError(f"unrecognised arguments {list(extra)}")
+    import torch
+
     device = resolve_device(args.device)
     net = load_model(args.model, device)
     record = model_record(args.model)
@@ -313,41 +310,78 @@ def _settings_help(cls: Any, argv: Sequence[str], default: str, **fixed: Any) ->
         config = cls(strategy=name, **fixed)
     except (ValueError, TypeError):
         config, name = cls(strategy=default, **fixed), default
-    return (f"settings (set any with --key=value; shown for --strategy {name}, give another before --help to "
-            f"see its settings):\n{config_help(config)}")
+    return (f"settings (set any with --key=value or --key value; a nested field by its own name when unique, "
+            f"e.g. --batch-size for --data.batch_size; shown for --strategy {name}, give another before --help "
+            f"to see its settings):\n{config_help(config)}")
+
+
+COMMANDS = ("search", "train", "evaluate", "export", "table", "bench", "show", "demo")
+
+
+def _help_for(argv: Sequence[str]) -> str | None:
+    """The command whose ``--help`` is asked for (only its settings are built: they load torch), else None."""
+    if not any(a in ("-h", "--help") for a in argv):
+        return None
+    return next((a for a in argv if a in COMMANDS), None)
+
+
+def _torch_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _search_epilog(argv: Sequence[str]) -> tuple[str, str]:
+    from .search import SearchConfig
+    from .strategies import list_strategies
+    from .strategies.base import strategy_entry
+
+    strategies = "; ".join(f"{n}: {strategy_entry(n).summary}" for n in list_strategies())
+    return _settings_help(SearchConfig, argv, "parsec"), strategies
+
+
+def _train_epilog() -> str:
+    from .config_help import config_help
+    from .train import TrainConfig
+
+    return "settings (set any with --key=value; defaults of the cifar protocol):\n" + config_help(TrainConfig())
+
+
+def _bench_epilog(argv: Sequence[str]) -> tuple[str, str]:
+    from .blackbox_run import BlackBoxConfig
+    from .strategies import list_blackbox
+
+    return _settings_help(BlackBoxConfig, argv, "evolution"), ", ".join(list_blackbox())
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    from .blackbox_run import BlackBoxConfig
-    from .search import SearchConfig
-    from .strategies import list_blackbox, list_strategies
-    from .strategies.base import strategy_entry
-    from .train import TrainConfig
-
+    helped = _help_for(argv)
+    search_epilog, strategies = _search_epilog(argv) if helped == "search" else (None, "see search --help")
+    bench_epilog, blackbox = _bench_epilog(argv) if helped == "bench" else (None, "see bench --help")
     parser = argparse.ArgumentParser(prog="parsecnas", description=__doc__)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (torch {torch.__version__})")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {__version__} (torch {_torch_version()})")
     sub = parser.add_subparsers(dest="command", required=True)
     raw = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser("search", help="run a weight-sharing search (PARSEC by default)", formatter_class=raw,
-                       epilog=_settings_help(SearchConfig, argv, "parsec"))
+                       epilog=search_epilog)
     p.add_argument("--config", help="YAML file of SearchConfig fields")
     p.add_argument("--run-dir", help="run directory (default runs/search-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--init-from", help="warm-start the distribution from an earlier search run directory")
-    p.add_argument("--strategy", help="; ".join(f"{n}: {strategy_entry(n).summary}" for n in list_strategies())
-                   + ". Default parsec; its settings as --settings.key=value; --space=nb201 searches the "
-                     "NAS-Bench-201 cell space with table lookups")
+    p.add_argument("--strategy", help=strategies + ". Default parsec; its settings as --key=value (listed "
+                   "below); --space=nb201 searches the NAS-Bench-201 cell space with table lookups")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_search)
     # no abbreviations: the config field --seed=S must not be read as --seeds S
-    from .config_help import config_help
-
     p = sub.add_parser("train", help="train a genotype from scratch (DARTS CIFAR or ImageNet protocol)",
                        allow_abbrev=False, formatter_class=raw,
-                       epilog="settings (set any with --key=value; defaults of the cifar protocol):\n"
-                              + config_help(TrainConfig()))
+                       epilog=_train_epilog() if helped == "train" else None)
     p.add_argument("genotype", help="published name, genotype JSON file, search run directory or string")
     p.add_argument("--protocol", choices=("cifar", "imagenet"), default="cifar",
                    help="default settings: cifar (20 cells, C=36, 600 epochs) or imagenet (14 cells, C=48, "
@@ -388,8 +422,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_table)
     p = sub.add_parser("bench", help="black-box search on the NAS-Bench-201 table (random, evolution, ...)",
                        allow_abbrev=False, formatter_class=raw,
-                       epilog=_settings_help(BlackBoxConfig, argv, "evolution"))
-    p.add_argument("--strategy", help=f"black-box strategy (default evolution): {', '.join(list_blackbox())}; "
+                       epilog=bench_epilog)
+    p.add_argument("--strategy", help=f"black-box strategy (default evolution): {blackbox}; "
                                       "its settings as --settings.key=value")
     p.add_argument("--dataset", help="cifar10 (default), cifar100 or imagenet16")
     p.add_argument("--budget", type=int, help="table queries (default 100)")
@@ -420,10 +454,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
+    if args.threads is not None and args.threads < 1:
+        print(f"parsecnas: error: --threads {args.threads}: give a number of CPU threads >= 1", file=sys.stderr)
+        return 2
+    import torch
+
+    from .data.files import ChecksumError
+    from .run.checkpoint import CheckpointError
+    from .run.divergence import DivergedError
+    from .run.lock import RunLockError
+    from .run.rundir import RunError
+
     if args.threads is not None:
-        if args.threads < 1:
-            print(f"parsecnas: error: --threads {args.threads}: give a number of CPU threads >= 1", file=sys.stderr)
-            return 2
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)  # only the CLI touches the global RNG; library code uses its own generators
     try:

@@ -30,7 +30,7 @@ import enum
 import math
 import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -490,7 +490,7 @@ def _override_tree(overrides: Iterable[str]) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for item in overrides:
         key, sep, text = item.partition("=")
-        parts = key.strip().removeprefix("--").split(".")
+        parts = [part.replace("-", "_") for part in key.strip().removeprefix("--").split(".")]
         if not sep or not all(parts):
             raise ConfigError(f"override {short_repr(item)} is not of the form key=value or key.sub=value "
                               f"(e.g. epochs=10, optim.lr=0.1)")
@@ -513,6 +513,8 @@ def _apply_tree(cfg: T, tree: Mapping[str, Any], where: str) -> T:
         raise TypeError(f"apply_overrides needs a dataclass instance, got {cfg!r}")
     hints = _init_field_types(cls)
     tree = _fold_sections(cls, tree, hints, where, cfg)
+    if not where:
+        tree = _expand_short_keys(cfg, tree, hints)
     changes: dict[str, Any] = {}
     for name, sub in tree.items():
         if name not in hints:
@@ -535,6 +537,54 @@ def _apply_tree(cfg: T, tree: Mapping[str, Any], where: str) -> T:
     for name, typed in _typed_fields(cls):
         changes.update(_apply_typed(cfg, name, typed, tree.get(name), changes, where))
     return _construct(cls, changes, where, base=cfg)
+
+
+def _leaf_paths(cfg: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The dotted path of every field of ``cfg`` that is not itself a nested config."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _leaf_paths(value, (*prefix, f.name))
+        elif f.init:
+            yield (*prefix, f.name)
+
+
+def _expand_short_keys(cfg: Any, tree: Mapping[str, Any], hints: Mapping[str, Any]) -> dict[str, Any]:
+    """``batch_size=64`` for ``data.batch_size=64``: a key that is no top-level field but the name of exactly
+    one nested field stands for it, so one spelling (``--batch-size``, ``--data-dir``) works in every command."""
+    out = dict(tree)
+    for name, sub in tree.items():
+        if name in hints or not isinstance(sub, _Override):
+            continue
+        found = [path for path in _leaf_paths(cfg) if len(path) > 1 and path[-1] == name]
+        if len(found) > 1:
+            raise ConfigError(f"key {name!r} is ambiguous in {type(cfg).__name__}: give one of "
+                              f"{', '.join('.'.join(p) for p in found)}")
+        if not found:
+            raise _unknown_short_key(name, cfg, hints)
+        del out[name]
+        node = out
+        for part in found[0][:-1]:
+            child = node.get(part, {})
+            if isinstance(child, _Override):
+                raise ConfigError(f"override {name!r} conflicts with the override of {part!r}")
+            node[part] = dict(child)  # a copy: the caller's tree stays as given
+            node = node[part]
+        if found[0][-1] in node:
+            raise ConfigError(f"{name!r} and {'.'.join(found[0])!r} are the same field, set twice")
+        node[found[0][-1]] = sub
+    return out
+
+
+def _unknown_short_key(name: str, cfg: Any, hints: Mapping[str, Any]) -> ConfigError:
+    """The unknown-key error at the top level, with the closest top-level or nested field as the hint."""
+    nested = [".".join(path) for path in _leaf_paths(cfg) if len(path) > 1]
+    names = {**{path.rsplit(".", 1)[1]: path for path in nested}, **{k: k for k in hints}}
+    close = difflib.get_close_matches(name, list(names), n=1)
+    hint = f"; did you mean {names[close[0]]!r}?" if close else ""
+    example = f" (a nested field by its own name when unique: {nested[0].rsplit('.', 1)[1]} for {nested[0]})"
+    return ConfigError(f"unknown key {short_repr(name)} in {type(cfg).__name__}{hint} valid keys: "
+                       f"{', '.join(sorted(hints))}" + (example if nested else ""))
 
 
 def _apply_typed(cfg: Any, name: str, typed: TypedBy, sub: Any, changes: Mapping[str, Any], where: str

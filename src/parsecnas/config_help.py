@@ -1,8 +1,10 @@
 """``--help`` text generated from config dataclasses: every field with its flag, type, default and docstring.
 
 A config's docs come from its Google-style ``Attributes:`` section, so the help and the reference docs cannot
-drift apart. Nested configs are listed under their dotted prefix (``--data.batch_size``); a field typed by a
-sibling (``SearchConfig.settings``) is listed with the chosen type's fields.
+drift apart. Flags are spelt with dashes; a nested field whose name is unique in the config is listed by its
+own name (``--batch-size`` for ``data.batch_size``, which is also accepted), others under their dotted prefix
+(``--settings.epochs``). A field typed by a sibling (``SearchConfig.settings``) is listed with the chosen type's
+fields.
 
 Example:
     >>> from dataclasses import dataclass
@@ -21,9 +23,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import textwrap
+from collections import Counter
 from typing import Any, get_type_hints
 
-from .config import _type_name
+from .config import _leaf_paths, _type_name
 
 __all__ = ["attribute_docs", "config_help"]
 
@@ -63,9 +66,12 @@ def attribute_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def config_help(cfg: Any, prefix: str = "") -> str:
-    """For every field of config instance ``cfg``: ``--prefix.field  [type; default]`` and its description."""
+def config_help(cfg: Any, prefix: str = "", _names: Counter[str] | None = None) -> str:
+    """For every field of config instance ``cfg``: ``--flag  [type; default]`` and its description."""
     cls = type(cfg)
+    names = Counter(path[-1] for path in _leaf_paths(cfg)) if _names is None else _names
+    if _names is None:
+        names.update(f.name for f in dataclasses.fields(cls))  # a section's name is taken too
     hints, docs, lines = get_type_hints(cls), attribute_docs(cls), []
     for f in dataclasses.fields(cls):
         if not f.init:
@@ -74,9 +80,10 @@ def config_help(cfg: Any, prefix: str = "") -> str:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             header = f"{prefix}{f.name} ({type(value).__name__}): {docs.get(f.name, '')}".rstrip(": ")
             lines += textwrap.wrap(header, 114, initial_indent="  ", subsequent_indent=" " * 6)
-            lines.append(config_help(value, f"{prefix}{f.name}."))
+            lines.append(config_help(value, f"{prefix}{f.name}.", names))
             continue
-        lines.append(f"  --{prefix}{f.name}  [{_type_name(hints[f.name])}; default: {value!r}]")
+        flag = (f.name if names[f.name] == 1 else f"{prefix}{f.name}").replace("_", "-")
+        lines.append(f"  --{flag}  [{_type_name(hints[f.name])}; default: {value!r}]")
         if docs.get(f.name):
             lines += textwrap.wrap(docs[f.name], 110, initial_indent=" " * 6, subsequent_indent=" " * 6)
     return "\n".join(lines)
