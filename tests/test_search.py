@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -138,3 +139,14 @@ def test_config_yaml_records_the_schedule_the_strategy_ran_with(tmp_path) -> Non
     assert (stored["epochs"], stored["steps_per_epoch"]) == (TINY.epochs, TINY.steps_per_epoch)
     assert TINY.settings.epochs != TINY.epochs  # given as the default; the loop lays it over the search
     run_search(TINY, tmp_path / "r", resume=True, progress=False)  # the same given config still resumes
+
+
+def test_a_search_says_what_it_runs_before_its_first_step(tmp_path, capsys) -> None:
+    run_search(replace(TINY, epochs=1, steps_per_epoch=1), tmp_path / "r", progress=True)
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.strip() for line in out.splitlines()[:6]}
+    assert "10 classes" in lines["data"] and "held-out examples" in lines["data"]
+    assert "3 cells, C = 4" in lines["supernet"] and "M parameters" in lines["supernet"]
+    assert "1 epochs x 1 steps = 1, batch" in lines["steps"]
+    assert lines["strategy"].startswith("strategy parsec: preset='robust'") and "epochs=" not in lines["strategy"]
+    assert f"--resume --run-dir {tmp_path / 'r'}" in lines["run"]

@@ -22,6 +22,7 @@ import torch
 
 from .config import ConfigError, from_dict, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search_split
+from .estimators.cost import count_parameters
 from .estimators.tabular import table_record
 from .evaluation import evaluate
 from .nets.seeded import seeded
@@ -39,7 +40,7 @@ from .warm_start import warm_start
 
 __all__ = ["DataConfig", "EpochStats", "NetConfig", "SearchConfig", "SearchResult", "TableLookup", "TrainedSupernet",
            "evaluate_architecture", "load_distribution", "load_trained_supernet", "run_search", "split_held_out",
-           "write_outputs"]
+           "start_summary", "write_outputs"]
 
 _log = logging.getLogger(__name__)
 
@@ -231,12 +232,35 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         done = _Progress() if state is None else _Progress(int(state["epoch"]), float(state["elapsed"]),
                                                            bool(state.get("finished", False)))
         timer = Timer(offset=done.elapsed).start()
+        if progress and not done.finished:
+            print(start_summary(config, s, run.path, done.epoch), flush=True)
         if not done.finished:
             done = _search(config, run, s, done.epoch, timer, progress)
         arch = s.strategy.derive()
         if not (state is not None and state.get("finished") and run.path_of("search_cost.json").is_file()):
             write_outputs(run, s, arch, timer.hours)
         return SearchResult(arch, run.path, run.metrics(), s.strategy, s.space)
+
+
+def start_summary(config: SearchConfig, s: _Setup, run_dir: Path, start_epoch: int = 0) -> str:
+    """What a search is about to run, in a few lines: data and splits, network, steps, strategy, device, run."""
+    ds, steps = s.dataset, config.steps_per_epoch or len(s.train)
+    schedule = set(s.settings.schedule_fields) if isinstance(s.settings, Scheduled) else set()
+    settings = ", ".join(f"{k}={v!r}" for k, v in to_dict(s.settings).items() if v is not None and k not in schedule)
+    cells = config.net.num_cells or (len(s.net.cells) if hasattr(s.net, "cells") else "the default number of")
+    rows = [
+        ("data", f"{ds.name}: {ds.num_classes} classes, {ds.in_channels}x{ds.image_size}x{ds.image_size} images; "
+                 f"{s.train.num_examples} weight-training / {s.search.num_examples} search / "
+                 f"{s.held_out.num_examples} held-out examples"),
+        ("supernet", f"{s.space.name} space, {cells} cells, C = {config.net.channels}, "
+                     f"{count_parameters(s.net) / 1e6:.3f}M parameters"),
+        ("steps", f"{config.epochs} epochs x {steps} steps = {config.epochs * steps:,}, batch "
+                  f"{config.data.batch_size}" + (f" (resuming after epoch {start_epoch})" if start_epoch else "")),
+        ("strategy", f"{config.strategy}" + (f": {settings}" if settings else "")),
+        ("device", device_name(s.device)),
+        ("run", f"{run_dir} (resume with --resume --run-dir {run_dir})"),
+    ]
+    return "\n".join(f"  {name:<9}{text}" for name, text in rows)
 
 
 def _upgraded(stored: dict[str, Any], batches_per_epoch: int) -> dict[str, Any]:
