@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 
 import pytest
@@ -112,3 +114,44 @@ def test_config_fields_take_key_value_and_key_space_value(capsys) -> None:
     assert config["epochs"] == 7 and config["settings"]["samples"] == 3 and config["weights"]["lr"] == 0.05
     assert main(["search", "--epochs"]) == 2  # a field without its value
     assert "--key value" in capsys.readouterr().err
+
+
+def test_resume_reads_the_runs_own_config_and_may_raise_the_epochs(tmp_path, capsys) -> None:
+    run = tmp_path / "t"
+    args = ["train", "DARTS_V2", "--run-dir", str(run), "--quiet", "--dataset=fashion-mnist-small", "--num-cells=2",
+            "--channels=4", "--epochs=1", "--steps-per-epoch=1", "--batch-size=8", "--cutout=0"]
+    assert main(args) == 0
+    assert main(["train", "DARTS_V2", "--resume", "--run-dir", str(run), "--quiet"]) == 0  # nothing more to do
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
+    assert main(["train", "DARTS_V2", "--resume", "--run-dir", str(run), "--quiet", "--epochs", "2"]) == 0
+    assert [r["epoch"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())] == [1, 2]
+    assert yaml.safe_load((run / "config.yaml").read_text())["epochs"] == 2
+    capsys.readouterr()
+    assert main(["train", "DARTS_V2", "--resume", "--run-dir", str(run), "--quiet", "--epochs", "1"]) == 2
+    assert "epochs: stored 2, given 1" in capsys.readouterr().err  # fewer epochs than it ran: refused
+    search = tmp_path / "s"
+    assert main(["search", "--run-dir", str(search), "--quiet", "--epochs=1", "--steps-per-epoch=1", "--num-cells=3",
+                 "--channels=4", "--batch-size=4", "--eval-examples=8", "--samples=2"]) == 0
+    assert main(["search", "--resume", "--run-dir", str(search), "--quiet"]) == 0
+
+
+def test_a_longer_resumed_training_lays_the_cosine_schedule_over_its_new_length() -> None:
+    import torch
+
+    from parsecnas.train import TrainConfig, _stretch_schedule, _Training
+
+    w = torch.nn.Parameter(torch.zeros(1))
+    sgd = torch.optim.SGD([w], lr=0.1)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(sgd, 4, eta_min=0.0)
+    sgd.step()
+    schedule.step()  # one epoch of the 4 it started with
+    t = _Training.__new__(_Training)
+    t.sgd, t.schedule = sgd, schedule
+    _stretch_schedule(t, TrainConfig(epochs=8, lr=0.1, lr_min=0.0))
+    expected = [0.05 * (1 + math.cos(math.pi * e / 8)) for e in range(1, 9)]
+    seen = [sgd.param_groups[0]["lr"]]
+    for _ in range(7):
+        sgd.step()
+        schedule.step()
+        seen.append(sgd.param_groups[0]["lr"])
+    assert seen == pytest.approx(expected, abs=1e-12)

@@ -45,6 +45,24 @@ def _overrides(extra: Sequence[str]) -> list[str]:
     return out
 
 
+def _resumed(cls: type, args: argparse.Namespace, base: Any = None) -> Any:
+    """With ``--resume`` and no ``--config``, the run's own stored config (flags go over it), so that
+    ``--resume --run-dir R`` alone continues R as it was started; else ``base``."""
+    import yaml
+
+    stored = Path(args.run_dir or "") / "config.yaml"
+    if not (args.resume and args.config is None and args.run_dir and stored.is_file()):
+        return base
+    from .config import from_dict
+
+    data = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
+    data.pop("genotype", None)  # a training run stores its genotype beside the TrainConfig fields
+    try:
+        return from_dict(cls, data)
+    except ConfigError as err:
+        raise ConfigError(f"the stored config of {args.run_dir} does not load ({err}); give it with --config") from err
+
+
 def _print_config(config: Any) -> int:
     """``--print-config``: the resolved config as YAML (loadable with ``--config``), and nothing run."""
     import yaml
@@ -58,7 +76,7 @@ def cmd_search(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
     overrides = _overrides(extra) + ([f"init_from={args.init_from!r}"] if args.init_from else [])
     overrides += [f"strategy={args.strategy!r}"] if args.strategy else []
-    config = load_config(SearchConfig, args.config, overrides)
+    config = load_config(SearchConfig, args.config, overrides, base=_resumed(SearchConfig, args))
     if args.print_config:
         return _print_config(config)
     run_dir = _run_dir("search", args.run_dir)
@@ -97,7 +115,7 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
     flags = {"strategy": args.strategy, "dataset": args.dataset, "budget": args.budget, "select": args.select,
              "seed": args.seed, "data_dir": args.data_dir}
     overrides = [f"{k}={v!r}" for k, v in flags.items() if v is not None] + _overrides(extra)
-    config = load_config(BlackBoxConfig, args.config, overrides)
+    config = load_config(BlackBoxConfig, args.config, overrides, base=_resumed(BlackBoxConfig, args))
     if args.print_config:
         return _print_config(config)
     run_dir = _run_dir("bench", args.run_dir)
@@ -116,7 +134,8 @@ def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .train import TrainConfig, protocol_config, search_data, train_genotype, train_seeds
 
     base, inherited = protocol_config(args.protocol), search_data(args.genotype)
-    config = load_config(TrainConfig, args.config, _overrides(extra), base=replace(base, **inherited))
+    base = _resumed(TrainConfig, args, replace(base, **inherited))
+    config = load_config(TrainConfig, args.config, _overrides(extra), base=base)
     if args.print_config:
         return _print_config(config)
     if not args.quiet:

@@ -247,7 +247,8 @@ def start_summary(config: SearchConfig, s: _Setup, run_dir: Path, start_epoch: i
     ds, steps = s.dataset, config.steps_per_epoch or len(s.train)
     schedule = set(s.settings.schedule_fields) if isinstance(s.settings, Scheduled) else set()
     settings = ", ".join(f"{k}={v!r}" for k, v in to_dict(s.settings).items() if v is not None and k not in schedule)
-    cells = config.net.num_cells or (len(s.net.cells) if hasattr(s.net, "cells") else "the default number of")
+    layers = getattr(s.net, "cells", None)
+    cells = config.net.num_cells or (len(layers) if isinstance(layers, torch.nn.ModuleList) else "the default")
     rows = [
         ("data", f"{ds.name}: {ds.num_classes} classes, {ds.in_channels}x{ds.image_size}x{ds.image_size} images; "
                  f"{s.train.num_examples} weight-training / {s.search.num_examples} search / "

@@ -10,6 +10,7 @@ a killed run resumes from its per-epoch checkpoint to the same result.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -265,9 +266,11 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
            progress: bool) -> dict[str, Any]:
     device = resolve_device(config.device)  # before the run is created: a missing GPU is an error, not a run
     resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
-                          defaults=to_dict(TrainConfig()))
+                          defaults=to_dict(TrainConfig()), extendable=("epochs",))
     t = _setup_training(genotype, config, device)
     state = run.restore(limit=config.epochs, parts=t.loaders(), numbers=("elapsed",)) if resuming else None
+    if state is not None:
+        _stretch_schedule(t, config)
     start, elapsed = (0, 0.0) if state is None else (int(state["epoch"]), float(state["elapsed"]))
     forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]] = (
         torch.compile(t.net.forward_train) if config.compile else t.net.forward_train)
@@ -282,6 +285,19 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
                      "drop_path": t.net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
             run.save_checkpoint(state)
     return _finish(t, genotype, provenance, config, run, timer.hours)
+
+
+def _stretch_schedule(t: _Training, config: TrainConfig) -> None:
+    """A run resumed with more epochs than it started with: the cosine schedule (restored with the old length)
+    is laid over the new length from the current epoch on."""
+    schedule = t.schedule
+    if not isinstance(schedule, torch.optim.lr_scheduler.CosineAnnealingLR) or schedule.T_max == config.epochs:
+        return
+    schedule.T_max = config.epochs
+    for group, base in zip(t.sgd.param_groups, schedule.base_lrs):
+        progress = math.pi * schedule.last_epoch / config.epochs
+        group["lr"] = schedule.eta_min + (base - schedule.eta_min) * (1 + math.cos(progress)) / 2
+    schedule._last_lr = [group["lr"] for group in t.sgd.param_groups]  # what get_last_lr() reports
 
 
 def _epoch(t: _Training, config: TrainConfig, run: Run,

@@ -103,7 +103,8 @@ class Run:
 
     def create(self, config: Mapping[str, Any], *, resume: bool = False,
                defaults: Mapping[str, Any] | None = None,
-               upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> bool:
+               upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+               extendable: tuple[str, ...] = ()) -> bool:
         """Start a new run with ``config``, or continue the one already in the directory.
 
         Args:
@@ -114,6 +115,8 @@ class Run:
                 is the field's default, the value that older version ran with.
             upgrade: Rewrites a stored config of an older shape into the current one before comparing (e.g.
                 a search's per-strategy sections into ``settings``); the file itself is left as it is.
+            extendable: Dotted keys (``"epochs"``) that a resume may raise: a larger given value does not
+                differ, and the stored config is rewritten with it (the run goes on to the new length).
 
         Returns:
             True when an existing run is being resumed (call :meth:`restore` next), False for a new run.
@@ -129,7 +132,9 @@ class Run:
                 raise RunError(f"{self.path} already holds a run; resume it (resume=True / --resume) or "
                                f"choose a new run directory")
             stored = self.config()
-            diffs = _diff(upgrade(stored) if upgrade else stored, plain, _plain_config(defaults or {}))
+            compared = upgrade(stored) if upgrade else stored
+            raised = _raised(compared, plain, extendable)
+            diffs = _diff(_with_values(compared, raised), plain, _plain_config(defaults or {}))
             if diffs:
                 more = "; ..." if len(diffs) > _MAX_DIFFS_SHOWN else ""
                 shown = "; ".join(diffs[:_MAX_DIFFS_SHOWN]) + more
@@ -137,6 +142,9 @@ class Run:
                                f"{len(diffs)} key(s): {shown}. Resume with the original config or start a "
                                f"new run directory")
             remove_stale_temp_files(self.path)
+            if raised:
+                atomic_write_text(self.path / CONFIG_FILE, yaml.safe_dump(_with_values(stored, raised),
+                                                                          sort_keys=False))
             return True
         if resume:
             raise self._nothing_to_resume()
@@ -285,6 +293,28 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def _raised(stored: Mapping[str, Any], given: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The ``keys`` whose given number is larger than the stored one, with the given values."""
+    old, new = _flatten(stored), _flatten(given)
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    return {k: new[k] for k in keys if count(old.get(k)) and count(new.get(k)) and new[k] > old[k]}
+
+
+def _with_values(config: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of nested ``config`` with the dotted ``values`` set."""
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in config.items()}
+    for key, value in values.items():
+        *sections, leaf = key.split(".")
+        node = out
+        for section in sections:
+            node[section] = dict(node.get(section, {}))
+            node = node[section]
+        node[leaf] = value
+    return out
 
 
 def _diff(stored: Mapping[str, Any], new: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:
