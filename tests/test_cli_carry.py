@@ -122,6 +122,9 @@ def test_resume_reads_the_runs_own_config_and_may_raise_the_epochs(tmp_path, cap
             "--channels=4", "--epochs=1", "--steps-per-epoch=1", "--batch-size=8", "--cutout=0"]
     assert main(args) == 0
     assert main(["train", "DARTS_V2", "--resume", "--run-dir", str(run), "--quiet"]) == 0  # nothing more to do
+    capsys.readouterr()
+    assert main(["show", str(run)]) == 0  # a training run directory names its genotype and its record
+    assert "on fashion-mnist-small after 1 epochs at 28x28" in capsys.readouterr().out
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
     assert main(["train", "DARTS_V2", "--resume", "--run-dir", str(run), "--quiet", "--epochs", "2"]) == 0
     assert [r["epoch"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())] == [1, 2]

@@ -61,6 +61,22 @@ def test_onnx_export_reproduces_the_network(tmp_path) -> None:
     torch.testing.assert_close(got, net(x).detach(), atol=1e-4, rtol=1e-4)
 
 
+def test_exports_carry_the_preprocessing_and_onnx_is_one_file(tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    net, meta = trained_like(), {"preprocess": '{"classes": ["a", "b"]}'}
+    export_model(net, tmp_path / "m.onnx", "onnx", 32, metadata=meta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]  # the weights inside
+    assert {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props} == meta
+    info = export_model(net, tmp_path / "e.onnx", "onnx", 32, external_data=True)
+    assert (tmp_path / "e.onnx.data").is_file() and info["max_abs_diff"] < 1e-4
+    export_model(net, tmp_path / "m.ts", "torchscript", 32, metadata=meta)
+    files = {"preprocess": ""}
+    torch.jit.load(str(tmp_path / "m.ts"), _extra_files=files)
+    assert files["preprocess"] == meta["preprocess"].encode()
+
+
 def test_unknown_export_format_is_named(tmp_path) -> None:
     with pytest.raises(ValueError, match="'tflite'.*torchscript, pt2, onnx"):
         export_model(trained_like(), tmp_path / "m", "tflite", 32)

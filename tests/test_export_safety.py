@@ -78,7 +78,7 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary_file(tmp_path,
     target = tmp_path / "m.out"
     target.write_bytes(b"previous export")
 
-    def disk_full(net, x, path, fmt):
+    def disk_full(net, x, path, fmt, *rest):
         path.write_bytes(b"half a fi")
         raise OSError(errno.ENOSPC, "No space left on device")
 

@@ -230,11 +230,29 @@ def cmd_export(args: argparse.Namespace, extra: Sequence[str]) -> int:
     out = Path(args.out) if args.out else source.with_suffix(EXPORT_SUFFIXES[args.format])
     if out.resolve() == source.resolve():
         raise ExportError(f"refusing to export onto the model file itself ({source}); choose another --out")
-    net = load_model(args.model)
+    net, record = load_model(args.model), model_record(args.model)
     default = 224 if net.options["stem"] == "imagenet" else 32
-    size = args.image_size or model_record(args.model).get("image_size") or default
-    info = export_model(net, out, args.format, int(size), force=args.force)
-    print(json.dumps(info, indent=2))
+    pre = record.get("preprocess") or {}
+    size = args.image_size or pre.get("crop_size") or record.get("image_size") or default
+    metadata = {"preprocess": json.dumps(pre)} if pre else {}
+    info = export_model(net, out, args.format, int(size), force=args.force, metadata=metadata,
+                        external_data=args.external_data)
+    print(json.dumps({**info, "preprocess_embedded": bool(pre)}, indent=2))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """The top classes of raw image files, preprocessed as the model was trained."""
+    from .predict import predict
+
+    if extra:
+        raise ConfigError(f"unrecognised arguments {list(extra)}")
+    for item in predict(args.model, args.images, top=args.top, data_dir=args.data_dir):
+        if args.json:
+            print(json.dumps(item))
+            continue
+        shown = ", ".join(f"{p['class']} {p['probability']:.3f}" for p in item["predictions"])
+        print(f"{item['image']}: {shown}")
     return 0
 
 
@@ -265,6 +283,11 @@ def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
     info = {"genotype": genotype.to_dict(), "setting": args.setting,
             "params_m": round(count_parameters(net) / 1e6, 3),
             "multiply_adds_m": round(count_multiply_adds(net, (3, size, size)) / 1e6, 1)}
+    trained = Path(args.genotype) / "result.json"
+    if trained.is_file():  # a training run: its record too
+        record = json.loads(trained.read_text(encoding="utf-8"))
+        info["trained"] = {k: record.get(k) for k in ("dataset", "epochs", "image_size", "test_accuracy",
+                                                      "test_top5_accuracy", "params_m", "train_hours")}
     if args.draw:
         from .report import draw_cell
 
@@ -282,6 +305,10 @@ def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
             print(f"  node {k // 2}  <- {op:<13} ({name})")
     print(f"setting {args.setting}: {info['params_m']:.2f}M parameters (without auxiliary head), "
           f"{info['multiply_adds_m']:.0f}M multiply-adds per {size}x{size} image")
+    if "trained" in info:
+        t = info["trained"]
+        print(f"trained ({trained}): test accuracy {t['test_accuracy']:.4f} on {t['dataset']} after {t['epochs']} "
+              f"epochs at {t['image_size']}x{t['image_size']}, {t['params_m']:.3f}M parameters")
     for path in info.get("drawings", []):
         print(f"drew {path}")
     return 0
@@ -334,7 +361,7 @@ def _settings_help(cls: Any, argv: Sequence[str], default: str, **fixed: Any) ->
             f"to see its settings):\n{config_help(config)}")
 
 
-COMMANDS = ("search", "train", "evaluate", "export", "table", "bench", "show", "demo")
+COMMANDS = ("search", "train", "evaluate", "export", "predict", "table", "bench", "show", "demo")
 
 
 def _help_for(argv: Sequence[str]) -> str | None:
@@ -433,7 +460,16 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, help="input side (default 32, or 224 for the ImageNet stem)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing --out file (never a run directory's own files)")
+    p.add_argument("--external-data", action="store_true",
+                   help="ONNX: weights in a file beside the model (FILE.data) instead of inside it")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("predict", help="top classes of image files (any size), preprocessed as the model trained")
+    p.add_argument("model", help="model.pt or a `parsecnas train` run directory")
+    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
+    p.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("--data-dir", help="only for models saved without their preprocessing: the dataset's folder")
+    p.set_defaults(func=cmd_predict)
     p = sub.add_parser("table", help="results table of training runs, shaped like the PARSEC paper's Table 1")
     p.add_argument("runs", nargs="+", help="`parsecnas train` run directories (single or --seeds)")
     p.add_argument("--format", choices=("text", "markdown", "csv"), default="text")

@@ -100,13 +100,17 @@ def example_input(net: EvalNetwork, image_size: int, batch: int = 1) -> torch.Te
 
 
 def export_model(net: EvalNetwork, path: str | Path, fmt: str, image_size: int, *,
-                 force: bool = False) -> dict[str, Any]:
+                 force: bool = False, metadata: Mapping[str, str] | None = None,
+                 external_data: bool = False) -> dict[str, Any]:
     """Exports ``net`` (eval mode) and checks that the file reproduces the network's outputs.
 
     Formats: ``torchscript`` (``torch.jit.trace``; deprecated by PyTorch but still the most widely loadable),
     ``pt2`` (a ``torch.export`` program, PyTorch's successor to TorchScript) and ``onnx`` (the ``onnx`` extra).
 
-    The exported model takes any batch size at ``image_size`` (the size is fixed at export). The file is
+    The exported model takes any batch size at ``image_size`` (the size is fixed at export). ``metadata``
+    (e.g. ``{"preprocess": json}``: normalisation, image size, class names) travels inside the file: TorchScript
+    extra files, ONNX ``metadata_props``. An ONNX file holds its weights unless ``external_data`` (then beside
+    it, as ``<name>.data``, for models over ONNX's 2 GB limit). The file is
     written beside its target, verified there and only then renamed onto ``path`` (fsynced), so a failed or
     interrupted export leaves whatever was at ``path`` before. A run directory's own files (``model.pt``,
     ``result.json``, the checkpoint, config and metrics, ...) are never replaced: inside a run directory only
@@ -132,7 +136,7 @@ def export_model(net: EvalNetwork, path: str | Path, fmt: str, image_size: int, 
         expected = net(x)
     _check_finite_outputs(expected, "the network")
     with atomic_path(path) as tmp:
-        got = _export_to(net, x, tmp, fmt)
+        got = _export_to(net, x, tmp, fmt, dict(metadata or {}), external_data, path)
         _check_finite_outputs(got, f"the exported {fmt} model")
     return {"path": str(path), "format": fmt, "max_abs_diff": float((got - expected).abs().max())}
 
@@ -166,36 +170,55 @@ def _check_finite_outputs(logits: torch.Tensor, what: str) -> None:
                           f"refusing to export it")
 
 
-def _export_to(net: EvalNetwork, x: torch.Tensor, path: Path, fmt: str) -> torch.Tensor:
-    """Writes ``net`` in format ``fmt`` to ``path`` and returns the logits the file gives for ``x``."""
+def _export_to(net: EvalNetwork, x: torch.Tensor, path: Path, fmt: str, metadata: dict[str, str],
+               external_data: bool, final: Path) -> torch.Tensor:
+    """Writes ``net`` in format ``fmt`` to ``path`` (renamed to ``final`` afterwards) and returns the logits the
+    file gives for ``x``."""
     if fmt == "torchscript":
         with torch.no_grad(), warnings.catch_warnings():
             # shape-dependent branches (odd-sized reductions) are fixed for the traced image size, as intended
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             scripted = torch.jit.trace(net, x)
-            scripted.save(str(path))
+            scripted.save(str(path), _extra_files=metadata)
             return torch.jit.load(str(path))(x)
     if fmt == "pt2":
         program = torch.export.export(net, (x,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
         torch.export.save(program, str(path))
         with torch.no_grad():
             return torch.export.load(str(path)).module()(x)
-    return torch.from_numpy(_onnx_export(net, x, path))
+    return torch.from_numpy(_onnx_export(net, x, path, metadata, external_data, final))
 
 
-def _onnx_export(net: EvalNetwork, x: torch.Tensor, path: Path) -> Any:
+def _onnx_export(net: EvalNetwork, x: torch.Tensor, path: Path, metadata: dict[str, str], external_data: bool,
+                 final: Path) -> Any:
     try:
         import onnx
         import onnxruntime
     except ImportError as exc:
         raise ImportError("ONNX export needs the onnx extra: pip install 'parsecnas[onnx]' "
                           "(onnx, onnxscript, onnxruntime)") from exc
-    torch.onnx.export(net, (x,), str(path), input_names=["images"], output_names=["logits"],
-                      dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}}, dynamo=True, verbose=False)
-    onnx.checker.check_model(onnx.load(str(path)))
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {"images": x.numpy()})[0]
+    program = torch.onnx.export(net, (x,), input_names=["images"], output_names=["logits"],
+                                dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}}, dynamo=True,
+                                verbose=False)
+    assert program is not None
+    model = program.model_proto
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    data = final.with_name(final.name + ".data")
+    try:
+        if external_data:  # the weights beside the file, under the name the file will have
+            onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=data.name)
+        else:
+            onnx.save_model(model, str(path))
+        onnx.checker.check_model(str(path))
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {"images": x.numpy()})[0]
+    except Exception as err:
+        if external_data:
+            data.unlink(missing_ok=True)
+        raise ExportError(f"the ONNX export does not load back in onnxruntime: {str(err).splitlines()[0]}") from err
 
 
 __all__ = ["EXPORT_FORMATS", "EXPORT_SUFFIXES", "ExportError", "check_export_target", "check_finite_weights",

@@ -28,6 +28,7 @@ from .evaluation import topk_accuracy as topk_accuracy
 from .export import save_model
 from .nets import EvalNetwork, build_network, seeded
 from .optim import check_sgd_settings
+from .predict import Preprocess
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
@@ -229,6 +230,8 @@ class _Training:
     image_size: int
     params: int
     macs: int
+    preprocess: dict[str, Any]
+    """The input the trained model expects (:class:`parsecnas.predict.Preprocess`), kept in ``model.pt``."""
 
     def loaders(self) -> dict[str, Callable[[Any], object]]:
         """Each checkpoint entry with the function that loads it."""
@@ -259,7 +262,7 @@ def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.devic
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     return _Training(device, train, evaluation_loader(ds, config, device), net, sgd, _scheduler(sgd, config),
-                     scaler, amp_dtype, size, params, macs)
+                     scaler, amp_dtype, size, params, macs, Preprocess.of(ds, config.crop_size).to_dict())
 
 
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
@@ -348,7 +351,8 @@ def _finish(t: _Training, genotype: Genotype, provenance: dict[str, Any], config
         "train_hours": hours,
         "device": device_name(t.device),
     }
-    save_model(t.net, run.path_of("model.pt"), {k: v for k, v in result.items() if k != "genotype"})
+    record = {**{k: v for k, v in result.items() if k != "genotype"}, "preprocess": t.preprocess}
+    save_model(t.net, run.path_of("model.pt"), record)
     run.write_json("result.json", result)
     return result
 

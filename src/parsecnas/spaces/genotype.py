@@ -209,8 +209,23 @@ def published_genotypes() -> dict[str, Genotype]:
             for name, entry in json.loads(text).items()}
 
 
+def _trained_genotype(run_dir: Path) -> Genotype | None:
+    """The genotype a ``parsecnas train`` run directory trained (``result.json``, or ``config.yaml`` while it is
+    still training), or None when the directory is no training run."""
+    import yaml
+
+    for name, load in (("result.json", json.loads), ("config.yaml", yaml.safe_load)):
+        path = run_dir / name
+        if path.is_file():
+            record = load(path.read_text(encoding="utf-8"))
+            if isinstance(record, dict) and record.get("genotype") is not None:
+                return Genotype.parse(json.dumps(record["genotype"]))
+    return None
+
+
 def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
-    """Accepts a Genotype, a published name, a JSON file, a run directory (its genotype.json) or a string form."""
+    """Accepts a Genotype, a published name, a JSON file, a search run directory (its genotype.json), a training
+    run directory (the genotype it trained, from its result.json or config.yaml) or a string form."""
     if isinstance(spec, Genotype):
         return spec
     text = str(spec)
@@ -220,6 +235,9 @@ def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
         return Genotype.parse(text)
     path = Path(text)
     if path.is_dir():
+        trained = _trained_genotype(path)
+        if trained is not None:
+            return trained
         path = path / "genotype.json"
         if not path.exists():
             raise FileNotFoundError(f"{spec} is a directory without genotype.json; give a DARTS-space search run "
