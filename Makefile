@@ -10,14 +10,18 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: install test lint demo
+.PHONY: install test lint docs demo
 install: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy src
 
-test: lint
+# the API reference from the docstrings (mkdocs + mkdocstrings), built offline into build/site
+docs: $(STAMP)
+	$(PY) -m mkdocs build -q
+
+test: lint docs
 	$(PY) -m pytest -q
 
 demo: $(STAMP)

@@ -24,28 +24,13 @@ import numpy as np
 import torch
 
 from parsecnas.data import load_dataset
-from parsecnas.estimators.proxies import PROXIES, build_seeded
+from parsecnas.estimators.proxies import PROXIES, build_seeded, spearman
 from parsecnas.estimators.tabular import NB201Table
 from parsecnas.spaces.nb201 import NB201Space
 
 PUBLISHED = {  # Spearman rho with NB201 CIFAR-10 test accuracy over all cells, Abdelfattah et al. 2021, Table 2
     "grad_norm": 0.58, "snip": 0.58, "grasp": 0.48, "fisher": 0.36, "synflow": 0.74, "jacob_cov": 0.73,
 }
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rho: Pearson correlation of average ranks (ties share their mean rank)."""
-    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x))
-    ranks[order] = np.arange(len(x), dtype=float)
-    values, inverse = np.unique(x, return_inverse=True)
-    sums = np.bincount(inverse, weights=ranks)
-    counts = np.bincount(inverse)
-    return (sums / counts)[inverse]
 
 
 def minibatch(batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -158,3 +158,16 @@ def test_a_longer_resumed_training_lays_the_cosine_schedule_over_its_new_length(
         schedule.step()
         seen.append(sgd.param_groups[0]["lr"])
     assert seen == pytest.approx(expected, abs=1e-12)
+
+
+def test_ctrl_c_is_one_line_with_the_resume_command(tmp_path, monkeypatch, capsys) -> None:
+    import parsecnas.search
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parsecnas.search, "run_search", interrupted)
+    assert main(["search", "--run-dir", str(tmp_path / "r")]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"interrupted; the last checkpoint is kept; continue with the same command and --resume "
+                        f"--run-dir {tmp_path / 'r'}") and "Traceback" not in err

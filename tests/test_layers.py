@@ -18,7 +18,7 @@ LAYERS = {
     "spaces.nb201_arch": 1, "data": 1, "optim": 1, "nets": 2, "report": 2, "export": 3, "evaluation": 3,
     "spaces": 3, "estimators": 4, "predict": 4, "strategies": 4, "search": 5, "search_config": 5, "train": 5,
     "warm_start": 5, "blackbox_run": 5,
-    "ensemble": 6, "cli": 7,
+    "ensemble": 6, "cli": 7, "cli_estimators": 7,
     "__main__": 8,
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -79,7 +80,7 @@ def cmd_search(args: argparse.Namespace, extra: Sequence[str]) -> int:
     config = load_config(SearchConfig, args.config, overrides, base=_resumed(SearchConfig, args))
     if args.print_config:
         return _print_config(config)
-    run_dir = _run_dir("search", args.run_dir)
+    run_dir = args.run_dir = _run_dir("search", args.run_dir)  # named in the message of an interrupt
     result = run_search(config, run_dir, resume=args.resume, progress=not args.quiet)
     _print_search_summary(result)
     return 0
@@ -118,7 +119,7 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
     config = load_config(BlackBoxConfig, args.config, overrides, base=_resumed(BlackBoxConfig, args))
     if args.print_config:
         return _print_config(config)
-    run_dir = _run_dir("bench", args.run_dir)
+    run_dir = args.run_dir = _run_dir("bench", args.run_dir)  # named in the message of an interrupt
     if args.seeds:
         summary = run_blackbox_seeds(config, run_dir, args.seeds, resume=args.resume)
         print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
@@ -146,7 +147,7 @@ def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
               + f", batch {config.batch_size}; any field can be set with --key=value", flush=True)
     if args.ensemble is not None or args.ensemble_random or args.with_mode:
         return _train_ensemble(args, config)
-    run_dir = _run_dir("train", args.run_dir)
+    run_dir = args.run_dir = _run_dir("train", args.run_dir)  # named in the message of an interrupt
     if args.seeds:
         summary = train_seeds(args.genotype, config, run_dir, args.seeds, resume=args.resume,
                               progress=not args.quiet)
@@ -182,7 +183,7 @@ def _train_ensemble(args: argparse.Namespace, config: TrainConfig) -> int:
         members = random_ensemble(run_space(source), m, config.seed)
     else:
         members = sample_ensemble(source, m, config.seed, include_mode=args.with_mode)
-    run_dir = _run_dir("ensemble", args.run_dir)
+    run_dir = args.run_dir = _run_dir("ensemble", args.run_dir)  # named in the message of an interrupt
     summary = train_ensemble(members, config, run_dir, mode_first=args.with_mode, resume=args.resume,
                              progress=not args.quiet)
     print(json.dumps({k: v for k, v in summary.items() if k != "members"}, indent=2))
@@ -361,7 +362,8 @@ def _settings_help(cls: Any, argv: Sequence[str], default: str, **fixed: Any) ->
             f"to see its settings):\n{config_help(config)}")
 
 
-COMMANDS = ("search", "train", "evaluate", "export", "predict", "table", "bench", "show", "demo")
+COMMANDS = ("search", "train", "evaluate", "export", "predict", "table", "bench", "proxies", "halving", "show",
+            "demo")
 
 
 def _help_for(argv: Sequence[str]) -> str | None:
@@ -498,6 +500,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--draw", metavar="FILE", help="draw both cells to FILE_normal.EXT and FILE_reduce.EXT")
     p.add_argument("--list", action="store_true", help="list the published genotypes")
     p.set_defaults(func=cmd_show)
+    from .cli_estimators import add_parsers
+
+    add_parsers(sub)
     p = sub.add_parser("demo", help="short PARSEC search on the built-in dataset, then train its mode briefly")
     p.add_argument("--run-dir")
     p.add_argument("--quiet", action="store_true")
@@ -529,6 +534,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             DivergedError, ChecksumError, ImportError) as err:
         print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        where = getattr(args, "run_dir", None)
+        again = f"; continue with the same command and --resume --run-dir {where}" if where else ""
+        print(f"\nparsecnas {args.command}: interrupted; the last checkpoint is kept{again}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the output went to a pipe that closed (`| head`): not an error of the command
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python's own recipe: no flush error at exit
+        return 0
 
 
 __all__ = ["build_parser", "main", "to_dict"]

@@ -366,6 +366,6 @@ def write_outputs(run: Run, s: _Setup, arch: Any, hours: float) -> None:
         if found is not None:
             plot_search_curves(metrics, run.path_of("table_curve.png"), keys=("table_test_accuracy", "mode_accuracy"))
         s.strategy.figures(run.path)
-    except ImportError:  # plots need the `plot` extra; the numbers are all in the files above
-        pass
+    except ImportError as err:  # plots need the `plot` extra; the numbers are all in the files above
+        _log.warning("no figures written to %s (%s); the numbers are all in its JSON files", run.path, err)
     run.write_json("search_cost.json", {"device": device_name(s.device), "device_hours": hours})  # written last

@@ -32,6 +32,7 @@ import math
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -241,3 +242,27 @@ def compute_proxies(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
     if unknown:
         raise ValueError(f"unknown proxies {unknown}; valid: {', '.join(PROXIES)}")
     return {n: PROXIES[n](net, inputs, targets, torch.Generator().manual_seed(seed)) for n in names}
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rho of two score lists: the Pearson correlation of their average ranks (ties share their
+    mean rank); NaN for fewer than 2 pairs.
+
+    Example:
+        >>> round(spearman([1, 2, 3, 4], [10, 20, 40, 30]), 6)
+        0.8
+    """
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) != len(y):
+        raise ValueError(f"spearman needs two lists of one length, got {len(x)} and {len(y)}")
+    if len(x) < 2:
+        return float("nan")
+    return float(np.corrcoef(_ranks(x), _ranks(y))[0, 1])
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x), dtype=float)
+    _, inverse = np.unique(x, return_inverse=True)
+    return (np.bincount(inverse, weights=ranks) / np.bincount(inverse))[inverse]
