@@ -11,10 +11,10 @@ from parsecnas.estimators.cost import (
     FunctionCost,
     count_multiply_adds,
     count_parameters,
-    make_cost,
     multiply_add_cost,
     parameter_cost,
 )
+from parsecnas.estimators.cost_specs import make_cost
 from parsecnas.estimators.tabular import NB201Table, find_benchmark_file
 from parsecnas.spaces import get_space, sample_uniform
 

@@ -200,7 +200,7 @@ def run_blackbox(strategy: BlackBoxStrategy, estimator: Callable[[Any], Any], bu
 
 BlackBoxFactory = Callable[..., BlackBoxStrategy]
 _REGISTRY: dict[str, tuple[BlackBoxFactory, type | None]] = {}
-_BUILTIN = ("random_search", "evolution", "reinforce", "local_search", "bananas")
+_BUILTIN = ("random_search", "evolution", "reinforce", "local_search", "bananas", "nsga2")
 
 
 def register_blackbox(name: str, factory: BlackBoxFactory, config_type: type | None = None) -> None:

@@ -32,7 +32,8 @@ from ..config import check_finite
 from ..distributions import CategoricalProduct
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
-from ..estimators.cost import Cost, make_cost
+from ..estimators.cost import Cost
+from ..estimators.cost_specs import make_cost
 from ..spaces.base import Space, choice_op
 from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
 from .cost_budget import METHODS, CostBudget

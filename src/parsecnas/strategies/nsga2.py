@@ -1,0 +1,148 @@
+"""NSGA-II (Deb et al. 2002) over a space's decisions: accuracy up, a cost down, as an ask/tell strategy.
+
+The algorithm is Optuna's ``NSGAIISampler`` (non-dominated sorting, crowding distance, uniform crossover,
+per-decision mutation; ``pip install 'parsecnas[moo]'``), driven through an in-memory study whose parameters
+are the space's decisions. The second objective is a :class:`~parsecnas.estimators.cost.Cost`: a known
+function of the architecture (parameters, a latency table), which the strategy computes for each told
+architecture, as Optuna's constraint functions do; the estimator supplies only the score.
+
+Resume is exact without pickling Optuna's objects: the state keeps the sequence of asks and tells, and loading
+replays it on a fresh study with the same seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import check_finite
+from ..estimators.cost import Cost
+from ..estimators.cost_specs import make_cost
+from ..pareto import pareto_mask
+from ..spaces.base import Space
+from .blackbox import BlackBoxStrategy, register_blackbox
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as error:
+        raise ImportError("NSGA-II needs Optuna: pip install 'parsecnas[moo]'") from error
+    return optuna
+
+
+@dataclass(frozen=True)
+class NsgaIIConfig:
+    """Attributes:
+        cost: the objective minimised beside the score (a :func:`~parsecnas.estimators.cost.make_cost` form:
+            ``params``, ``madds``, ``nb201:<device>``, ``lut:<file.json>``).
+        cost_setting: the network setting ``params`` / ``madds`` count (the space's default when ``None``).
+        population_size: individuals per generation; the first generation is uniform.
+        crossover_prob: probability that a child comes from crossover (else copies a parent).
+        swapping_prob: uniform crossover's per-decision probability of taking the second parent's choice.
+        mutation_prob: per-decision mutation probability (``None``: 1 / number of decisions).
+    """
+
+    cost: str = "params"
+    cost_setting: str | None = None
+    population_size: int = 20
+    crossover_prob: float = 0.9
+    swapping_prob: float = 0.5
+    mutation_prob: float | None = None
+
+    def __post_init__(self) -> None:
+        check_finite(self)
+        if self.population_size < 2:
+            raise ValueError(f"population_size must be >= 2, got {self.population_size}")
+        probs = [self.crossover_prob, self.swapping_prob] + ([] if self.mutation_prob is None else [self.mutation_prob])
+        if not all(0 <= p <= 1 for p in probs):
+            raise ValueError(f"crossover_prob, swapping_prob and mutation_prob must lie in [0, 1]; got {probs}")
+
+
+class NsgaII(BlackBoxStrategy):
+    """Multi-objective search: maximise the estimator's score, minimise ``cost``.
+
+    Attributes learnt: besides the base class's, ``costs_`` (the cost of each told architecture, in order) and
+    :meth:`front` (the non-dominated ones).
+
+    Example:
+        >>> from parsecnas.spaces import get_space
+        >>> space = get_space("nb201")
+        >>> nsga = NsgaII(space, NsgaIIConfig(population_size=4), seed=0)  # doctest: +SKIP
+        >>> archs = nsga.ask(4); nsga.tell(archs, [1.0, 2.0, 3.0, 4.0])  # doctest: +SKIP
+        >>> len(nsga.front()) >= 1  # doctest: +SKIP
+        True
+    """
+
+    name = "nsga2"
+
+    def __init__(self, space: Space, config: NsgaIIConfig | None = None, seed: int = 0,
+                 cost: Cost | None = None) -> None:
+        super().__init__(space, seed)
+        self.config = config or NsgaIIConfig()
+        self.cost = cost or make_cost(self.config.cost, space, self.config.cost_setting)
+        self._start()
+
+    def _start(self) -> None:
+        optuna = _optuna()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
+        c = self.config
+        sampler = optuna.samplers.NSGAIISampler(population_size=c.population_size, crossover_prob=c.crossover_prob,
+                                                swapping_prob=c.swapping_prob, mutation_prob=c.mutation_prob,
+                                                seed=self.seed)
+        self.study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+        self._distributions = {d.name: optuna.distributions.CategoricalDistribution(list(range(d.size)))
+                               for d in self.space.decisions}
+        self._pending: dict[Hashable, list[Any]] = {}
+        self._log: list[tuple[str, Any]] = []
+        self.costs_: list[float] = []
+
+    def ask(self, n: int = 1) -> list[Hashable]:
+        self._log.append(("ask", n))
+        out = []
+        for _ in range(n):
+            trial = self.study.ask(self._distributions)
+            arch = self.space.from_choices([int(trial.params[d.name]) for d in self.space.decisions])
+            self._pending.setdefault(arch, []).append(trial)
+            out.append(arch)
+        return out
+
+    def _update(self, archs: list[Hashable], scores: list[float]) -> None:
+        self._log.append(("tell", [(self.space.format(a), s) for a, s in zip(archs, scores)]))
+        for arch, score in zip(archs, scores):
+            cost = float(self.cost(arch))
+            self.costs_.append(cost)
+            waiting = self._pending.get(arch)
+            if waiting:
+                self.study.tell(waiting.pop(0), [score, cost])
+            else:  # told without being asked: it joins the study as a finished trial
+                params = dict(zip(self._distributions, self.space.to_choices(arch)))
+                self.study.add_trial(_optuna().trial.create_trial(params=params, distributions=self._distributions,
+                                                                  values=[score, cost]))
+
+    def front(self) -> list[tuple[Hashable, float, float]]:
+        """The non-dominated told architectures as ``(arch, score, cost)``, by decreasing score."""
+        if not self.history_:
+            return []
+        points = np.array([(s, c) for (_, s), c in zip(self.history_, self.costs_)])
+        keep = pareto_mask(points, (True, False))
+        rows = {(a, s, c) for (a, s), c, k in zip(self.history_, self.costs_, keep) if k}
+        return sorted(rows, key=lambda row: (-row[1], row[2]))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "log": [list(entry) for entry in self._log]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._start()
+        for kind, value in state["log"]:
+            if kind == "ask":
+                self.ask(int(value))
+            else:
+                self._update([self.space.parse(a) for a, _ in value], [float(s) for _, s in value])
+
+
+register_blackbox("nsga2", lambda space, config, seed: NsgaII(space, config, seed), NsgaIIConfig)
