@@ -139,7 +139,7 @@ def cmd_profile(args: argparse.Namespace, extra: Sequence[str]) -> int:
     space = get_space(args.space)
     setting = space.net_setting(args.setting, **options)
     table = profile_latency(space, setting, resolve_device(args.device), args.batch, args.warmup, args.repeats,
-                            args.fixed_archs)
+                            args.fixed_archs, clock=args.clock)
     out = table.save(args.out or f"latency-{args.space}-{args.setting}.json")
     print(f"{len(table.ops)} op sites timed on {table.device} (batch {table.batch}); fixed part {table.fixed:.3f} ms "
           f"(median of {len(table.fixed_samples)} networks); written to {out}")
@@ -442,6 +442,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--repeats", type=int, default=20, help="timed runs per op (the median is kept)")
     p.add_argument("--fixed-archs", type=int, default=5, help="random networks timed for the fixed part")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall time (default), or process CPU time (one thread, on a machine shared with other jobs)")
     p.add_argument("--out", help="output file (default latency-SPACE-SETTING.json)")
     p.set_defaults(func=cmd_profile)
     p = sub.add_parser("show", help="print a genotype's cells, parameters and multiply-adds; draw its cells")

@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..run import resources
 from ..run.atomic import atomic_write_text
 from ..spaces.base import NetSetting, Space, sample_uniform
 from .cost import AdditiveCost, AdditiveTable
@@ -37,25 +37,29 @@ FORMAT = "parsecnas-latency-table/1"
 
 
 def device_name(device: torch.device | str = "cpu") -> str:
-    """What a latency was measured on: ``cpu/<model>/<threads>t`` or ``cuda/<GPU name>``."""
+    """What a latency was measured on: ``cuda/<GPU name>``, or ``cpu/<CPU model>/<threads>t`` (torch's
+    intra-op threads change CPU latency as much as the model does)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return f"cuda/{torch.cuda.get_device_name(device)}"
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{device.type}/{model}/{torch.get_num_threads()}t"
+        return f"cuda/{resources.device_name(device)}"
+    return f"{device.type}/{resources.device_name(device)}/{torch.get_num_threads()}t"
 
 
-def measure_latency(module: nn.Module, x: torch.Tensor, warmup: int = 5, repeats: int = 20) -> float:
-    """Median wall time (ms) of ``module(x)`` in eval and inference mode, after ``warmup`` untimed runs."""
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+"""``wall``: elapsed time (what a user waits; the only choice on a GPU). ``cpu``: this process's CPU time, which
+on a machine shared with other jobs approximates an idle machine's latency of a *single-threaded* run (with
+several threads it sums their times)."""
+
+
+def measure_latency(module: nn.Module, x: torch.Tensor, warmup: int = 5, repeats: int = 20,
+                    clock: str = "wall") -> float:
+    """Median time (ms) of ``module(x)`` in eval and inference mode, after ``warmup`` untimed runs, on ``clock``
+    (:data:`CLOCKS`)."""
     if warmup < 0 or repeats < 1:
         raise ValueError(f"need warmup >= 0 and repeats >= 1; got {warmup}, {repeats}")
+    if clock not in CLOCKS or (clock == "cpu" and x.device.type == "cuda"):
+        raise ValueError(f"clock must be one of {', '.join(CLOCKS)} ('wall' on a GPU), got {clock!r}")
+    now = CLOCKS[clock]
     module = module.to(x.device).eval()
     cuda = x.device.type == "cuda"
     times = []
@@ -63,12 +67,12 @@ def measure_latency(module: nn.Module, x: torch.Tensor, warmup: int = 5, repeats
         for k in range(warmup + repeats):
             if cuda:
                 torch.cuda.synchronize(x.device)
-            start = time.perf_counter()
+            start = now()
             module(x)
             if cuda:
                 torch.cuda.synchronize(x.device)
             if k >= warmup:
-                times.append(time.perf_counter() - start)
+                times.append(now() - start)
     return 1e3 * statistics.median(times)
 
 
@@ -84,7 +88,7 @@ class LatencyTable:
         ops: median latency (ms) of each op site, by :attr:`~parsecnas.spaces.base.OpSite.key`.
         fixed: the fixed part (ms): whole network minus its op sum, median over ``fixed_samples``.
         fixed_samples: the measured whole-network minus op-sum residuals the fixed part is the median of.
-        warmup, repeats: the timing protocol.
+        warmup, repeats, clock: the timing protocol (:func:`measure_latency`).
     """
 
     space: str
@@ -96,6 +100,7 @@ class LatencyTable:
     fixed_samples: tuple[float, ...] = ()
     warmup: int = 5
     repeats: int = 20
+    clock: str = "wall"
     format: str = field(default=FORMAT)
 
     def net_setting(self) -> NetSetting:
@@ -136,7 +141,8 @@ class LatencyTable:
 
 
 def profile_latency(space: Space, setting: NetSetting, device: torch.device | str = "cpu", batch: int = 1,
-                    warmup: int = 5, repeats: int = 20, fixed_archs: int = 5, seed: int = 0) -> LatencyTable:
+                    warmup: int = 5, repeats: int = 20, fixed_archs: int = 5, seed: int = 0,
+                    clock: str = "wall") -> LatencyTable:
     """Times every distinct op site of ``setting`` on ``device``, then ``fixed_archs`` whole networks (seeded
     uniform architectures) for the fixed part."""
     if batch < 1 or fixed_archs < 1:
@@ -146,15 +152,16 @@ def profile_latency(space: Space, setting: NetSetting, device: torch.device | st
     ops = {}
     for site in sorted(sites, key=lambda s: s.key):
         x = torch.randn(batch, site.channels, site.height, site.width, device=device).relu()
-        ops[site.key] = measure_latency(space.build_op(site), x, warmup, repeats)
-    table = LatencyTable(space.name, setting.to_dict(), device_name(device), batch, ops, 0.0, (), warmup, repeats)
+        ops[site.key] = measure_latency(space.build_op(site), x, warmup, repeats, clock)
+    table = LatencyTable(space.name, setting.to_dict(), device_name(device), batch, ops, 0.0, (), warmup, repeats,
+                         clock)
     op_table = table.table(space)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(*setting.input_shape(batch), device=device)
     residuals = []
     for _ in range(fixed_archs):
         arch = sample_uniform(space, generator)
-        whole = measure_latency(space.build(arch, **setting.options), x, warmup, repeats)
+        whole = measure_latency(space.build(arch, **setting.options), x, warmup, repeats, clock)
         residuals.append(whole - op_table.total(space.to_choices(arch)))
     return LatencyTable(space.name, setting.to_dict(), device_name(device), batch, ops,
-                        statistics.median(residuals), tuple(residuals), warmup, repeats)
+                        statistics.median(residuals), tuple(residuals), warmup, repeats, clock)
