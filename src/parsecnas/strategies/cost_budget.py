@@ -1,5 +1,8 @@
-"""A cost budget on a product-of-categoricals belief: the exact expected additive cost, penalised or
-constrained toward a target, and what the belief's architectures cost.
+"""Costs in the strategies' losses: a budget on a product-of-categoricals belief (PARSEC) and FBNet's latency
+loss on a relaxed architecture (DARTS, GDAS).
+
+A budget holds the exact expected additive cost toward a target and reports what the belief's architectures
+cost.
 
 p(alpha | pi) factorises over decisions and an additive cost is a sum of per-decision terms, so
 E[cost] = offset + sum_d sum_c p_d(c) t_d(c) exactly, with gradient dE/dlogit_{d,c} = p_d(c) (t_d(c) - E_d[t_d]):
@@ -19,11 +22,16 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
 from ..distributions import CategoricalProduct
+from ..estimators.cost import AdditiveTable, Cost
+from ..estimators.cost_specs import make_cost
+from ..spaces.base import Space, as_relaxed
 
 METHODS = ("penalty", "lagrangian")
 
@@ -88,3 +96,83 @@ class CostBudget:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.multiplier_ = float(state["multiplier"])
+
+
+def mixing_terms(space: Space, table: AdditiveTable) -> dict[str, torch.Tensor]:
+    """An additive cost's terms on a relaxed space's (cell, edge, op) view: the term of the choice that puts that
+    op on that edge (each choice puts exactly one; ops no choice reaches, such as DARTS's ``none``, cost 0), so
+    ``offset + sum <mixing_from(arch), terms>`` is the cost of ``arch``."""
+    relaxed = as_relaxed(space, "a latency loss")
+    terms = {c: torch.zeros(relaxed.mixing_layout.shape, dtype=torch.float64) for c in relaxed.mixing_layout.cells}
+    base = [0] * len(table.values)
+
+    def placed(d: int, c: int) -> dict[str, torch.Tensor]:
+        return relaxed.mixing_from(space.from_choices([*base[:d], c, *base[d + 1:]]))
+
+    for d, row in enumerate(table.values):
+        if len(row) < 2:
+            raise ValueError(f"decision {d} of space {space.name!r} has one choice; its term belongs in the offset")
+        for c, value in enumerate(row):
+            now, before = placed(d, c), placed(d, 1 if c == 0 else 0)  # differ only where choice c puts its op
+            for cell in terms:
+                terms[cell][(now[cell] - before[cell]) > 0] = value
+    return terms
+
+
+class LatencyLoss:
+    """FBNet's latency-aware loss (Wu et al. 2019, eq. 2): CE * alpha * log(LAT)^beta, LAT the expected cost of
+    the relaxed architecture, offset + sum over cells, edges and ops of weight x term.
+
+    LAT must exceed 1 in the cost's unit (ms for networks; it is clamped just above 1, where the factor is 0).
+
+    Args:
+        space: a relaxed space; ``cost``: an additive cost over its decisions.
+        alpha, beta: FBNet's 0.2 and 0.6 by default.
+    """
+
+    def __init__(self, space: Space, cost: Cost, alpha: float = 0.2, beta: float = 0.6) -> None:
+        if not alpha > 0 or not beta > 0:
+            raise ValueError(f"need alpha > 0 and beta > 0; got {alpha}, {beta}")
+        table = cost.table()
+        self.terms, self.offset, self.alpha, self.beta = mixing_terms(space, table), table.offset, alpha, beta
+
+    def expected(self, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """LAT of op weights ``{cell: (E, O)}`` (softmax mixtures or Gumbel samples), differentiable in them."""
+        return self.offset + sum((weights[c].double() * t).sum() for c, t in self.terms.items())
+
+    def metrics(self, weights: Mapping[str, torch.Tensor], derived: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        """The relaxed cell's expected cost and the derived architecture's cost (``derived``: its mixing)."""
+        with torch.no_grad():
+            return {"cost_expected": float(self.expected(weights)), "cost_derived": float(self.expected(derived))}
+
+    def factor(self, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """alpha * log(LAT)^beta, what the cross-entropy is multiplied by."""
+        return self.alpha * self.expected(weights).clamp_min(1 + 1e-6).log().pow(self.beta)
+
+
+@dataclass(frozen=True)
+class LatencyLossFields:
+    """The latency-loss settings DARTS and GDAS share (FBNet's loss; :class:`LatencyLoss`).
+
+    Attributes:
+        cost: an additive cost (``lut:<file.json>``, ``params``, ``madds``); ``None``: no latency loss.
+        cost_setting: the network setting ``params`` / ``madds`` count (the space's default when ``None``).
+        latency_alpha, latency_beta: FBNet's alpha and beta.
+    """
+
+    cost: str | None = None
+    cost_setting: str | None = None
+    latency_alpha: float = 0.2
+    latency_beta: float = 0.6
+
+    def check_latency_fields(self) -> None:
+        if not self.latency_alpha > 0 or not self.latency_beta > 0:
+            raise ValueError(f"need latency_alpha > 0 and latency_beta > 0; got {self.latency_alpha}, "
+                             f"{self.latency_beta}")
+
+    def latency_loss(self, space: Space, cost: Cost | None = None) -> LatencyLoss | None:
+        """The loss for ``space`` (with ``cost``, else the one ``cost`` names), or ``None`` without a cost."""
+        if cost is None and self.cost is None:
+            return None
+        cost = cost or make_cost(str(self.cost), space, self.cost_setting)
+        return LatencyLoss(space, cost, self.latency_alpha, self.latency_beta)
