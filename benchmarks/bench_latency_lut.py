@@ -48,7 +48,8 @@ def validate(space_name: str, setting_name: str, options: dict, archs: int, repe
     for _ in range(archs):
         arch = sample_uniform(space, generator)
         predicted.append(cost(arch))
-        measured.append(measure_latency(space.build(arch, **setting.options), x, warmup=5, repeats=repeats, clock=clock))
+        net = space.build(arch, **setting.options)
+        measured.append(measure_latency(net, x, warmup=5, repeats=repeats, clock=clock))
     p, m = np.array(predicted), np.array(measured)
     label = f"{space_name} {setting_name} " + " ".join(f"{k}={v}" for k, v in options.items())
     return [label, len(lut.ops), f"{lut.fixed:.2f}", archs, f"{np.median(m):.2f}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -175,9 +175,10 @@ class DartsSpace(Space):
         """Choice (input j, op) of decision ``{cell}/node{n}/in{s}`` puts that op into every cell of that type,
         at the cell's width, with stride 2 on a reduction cell's inputs (j < 2); sizes come from one forward."""
         net = self.build(self.from_choices([0] * len(self.decisions)), **setting.options)
+        stack: list[Any] = list(cast(nn.ModuleList, net.cells))
         sizes: list[tuple[int, int]] = []
         hooks = [cell.pre1.register_forward_hook(lambda m, i, out: sizes.append(tuple(out.shape[-2:])))
-                 for cell in net.cells]
+                 for cell in stack]
         try:
             with torch.no_grad():
                 net.eval()(torch.zeros(setting.input_shape()))
@@ -187,7 +188,7 @@ class DartsSpace(Space):
         out = []
         for decision in self.decisions:
             reduce = decision.name.startswith("reduce/")
-            cells = [(cell.spec.channels, hw) for cell, hw in zip(net.cells, sizes) if cell.spec.reduction == reduce]
+            cells = [(cell.spec.channels, hw) for cell, hw in zip(stack, sizes) if cell.spec.reduction == reduce]
             row = []
             for label in decision.choices:
                 source, op = int(label.split(":")[0]), choice_op(label)

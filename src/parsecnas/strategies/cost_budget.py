@@ -138,7 +138,7 @@ class LatencyLoss:
 
     def expected(self, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """LAT of op weights ``{cell: (E, O)}`` (softmax mixtures or Gumbel samples), differentiable in them."""
-        return self.offset + sum((weights[c].double() * t).sum() for c, t in self.terms.items())
+        return self.offset + torch.stack([(weights[c].double() * t).sum() for c, t in self.terms.items()]).sum()
 
     def metrics(self, weights: Mapping[str, torch.Tensor], derived: Mapping[str, torch.Tensor]) -> dict[str, float]:
         """The relaxed cell's expected cost and the derived architecture's cost (``derived``: its mixing)."""

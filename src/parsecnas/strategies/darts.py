@@ -32,11 +32,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import check_finite
+from ..estimators.cost import Cost
 from ..nets.supernet import MixingWeights, training_loss
 from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
 from ..spaces.base import MixingLayout, RelaxedSpace, Space, as_relaxed
-from ..estimators.cost import Cost
 from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
 from .cost_budget import LatencyLossFields
 

@@ -30,10 +30,10 @@ from torch import nn
 
 from ..config import check_finite
 from ..distributions import CategoricalProduct
-from ..nets.supernet import training_loss
-from ..optim import WeightOptimizer
 from ..estimators.cost import Cost
 from ..estimators.cost_specs import make_cost
+from ..nets.supernet import training_loss
+from ..optim import WeightOptimizer
 from ..spaces.base import Space, choice_op
 from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
 from .cost_budget import METHODS, CostBudget
@@ -424,8 +424,8 @@ class Parsec(WeightSharingStrategy):
 
     def outputs(self) -> dict[str, Any]:
         top = [{"probability": p, "architecture": self.space.to_plain(a)} for a, p in self.most_probable(10)]
-        out = {"distribution": self.distribution.export(), "top_architectures": top,
-               "op_marginals": {"ops": self.ops, "epochs": self.history}}
+        out: dict[str, Any] = {"distribution": self.distribution.export(), "top_architectures": top,
+                               "op_marginals": {"ops": self.ops, "epochs": self.history}}
         if self.budget is not None:
             out["cost_budget"] = {"cost": self.config.cost, **self.budget.metrics(self.distribution, 4096)}
         return out
