@@ -92,7 +92,8 @@ def main() -> None:
                     ["valid_accuracy", "latency_ms"])
         plot_fronts(found, out / f"pareto_{device}.png", true_front=true_front, points=everything,
                     xlabel=f"latency on {device} (ms)", ylabel="CIFAR-10 valid accuracy (%)",
-                    title=f"NB201, {device}: fronts after {args.queries} queries (seed 0)")
+                    title=f"NB201, {device}: fronts after {args.queries} queries (seed 0)",
+                    ylim=(reference[0], float(accuracy.max()) + 0.5))
         rows.append([device, "true front", f"{len(true_front)} points", f"ref {reference[0]:.1f}%",
                      f"{reference[1]:.2f} ms"][: 2 + len(checkpoints)])
     print()

@@ -12,9 +12,11 @@ from ._mpl import check_format, new_figure, save_figure
 
 
 def plot_fronts(fronts: Mapping[str, Any], path: str | Path, true_front: Any = None, points: Any = None,
-                xlabel: str = "cost", ylabel: str = "accuracy", title: str = "") -> Path:
+                xlabel: str = "cost", ylabel: str = "accuracy", title: str = "",
+                ylim: tuple[float, float] | None = None) -> Path:
     """Draws each front of ``fronts`` (label -> (n, 2) array of (accuracy, cost)) as a step line in the cost /
-    accuracy plane, the true front (bold, dashed) and optionally every point of the space (grey)."""
+    accuracy plane, the true front (bold, dashed) and optionally every point of the space (grey); ``ylim``
+    zooms the accuracy axis."""
     path = check_format(path)
     fig = new_figure(6.0, 4.5)
     ax = fig.add_subplot(1, 1, 1)
@@ -29,6 +31,8 @@ def plot_fronts(fronts: Mapping[str, Any], path: str | Path, true_front: Any = N
         f = np.asarray(front)
         f = f[np.argsort(f[:, 1])]
         ax.step(f[:, 1], f[:, 0], where="post", marker="o", ms=3, label=label)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
