@@ -68,6 +68,19 @@ def test_an_architecture_told_without_being_asked_joins_the_study() -> None:
     assert len(nsga.study.trials) == 1 and nsga.study.trials[0].values == [6.0, 6.0]
 
 
+def test_without_a_cost_it_is_a_genetic_algorithm_on_the_score() -> None:
+    nsga = NsgaII(SPACE, NsgaIIConfig(population_size=4), seed=0)
+    run_blackbox(nsga, score, budget=12)
+    assert nsga.cost is None and nsga.costs_ == [] and len(nsga.study.directions) == 1
+    assert {s for _, s, _ in nsga.front()} == {nsga.best_score_}
+
+
+def test_a_named_cost_is_made_from_the_config() -> None:
+    nsga = NsgaII(SPACE, NsgaIIConfig(population_size=4, cost="params"), seed=0)
+    run_blackbox(nsga, score, budget=4)
+    assert nsga.cost.name == "params" and len(nsga.costs_) == 4 and len(nsga.study.directions) == 2
+
+
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError, match="population_size must be >= 2"):
         NsgaIIConfig(population_size=1)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from parsecnas.distributions import CategoricalProduct
 from parsecnas.estimators.cost import AdditiveCost, AdditiveTable, FunctionCost
+from parsecnas.estimators.cost_specs import make_cost
 from parsecnas.spaces import get_space
 from parsecnas.strategies.cost_budget import CostBudget
 from parsecnas.strategies.parsec import Parsec, ParsecConfig
@@ -104,3 +107,18 @@ def test_a_named_cost_is_made_from_the_config_and_a_non_additive_one_is_refused(
         Parsec(get_space("nb201"), ParsecConfig(cost="x", cost_target=1.0), cost=FunctionCost(len, "x"))
     with pytest.raises(ValueError, match="cost_target > 0"):
         ParsecConfig(cost="params")
+
+
+def test_a_budgeted_search_logs_costs_each_epoch_and_writes_the_final_budget(tmp_path) -> None:
+    from parsecnas.search import DataConfig, NetConfig, SearchConfig, run_search
+
+    config = SearchConfig(space="nb201", strategy="parsec", epochs=2, steps_per_epoch=2,
+                          net=NetConfig(num_cells=1, channels=4), data=DataConfig(batch_size=8, eval_examples=32),
+                          settings=ParsecConfig(samples=2, cost="params", cost_target=0.5,
+                                                cost_method="lagrangian"))
+    result = run_search(config, tmp_path / "run", progress=False)
+    assert all({"cost_expected", "cost_mode", "cost_sampled_p50", "cost_multiplier"} <= set(m)
+               for m in result.metrics)
+    final = json.loads((tmp_path / "run" / "cost_budget.json").read_text())
+    assert final["cost"] == "params" and final["cost_target"] == 0.5
+    assert final["cost_mode"] == pytest.approx(make_cost("params", get_space("nb201"))(result.architecture))

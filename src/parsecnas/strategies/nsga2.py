@@ -12,6 +12,7 @@ replays it on a fresh study with the same seed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +38,9 @@ def _optuna() -> Any:
 @dataclass(frozen=True)
 class NsgaIIConfig:
     """Attributes:
-        cost: the objective minimised beside the score (a :func:`~parsecnas.estimators.cost.make_cost` form:
-            ``params``, ``madds``, ``nb201:<device>``, ``lut:<file.json>``).
+        cost: the objective minimised beside the score (a :func:`~parsecnas.estimators.cost_specs.make_cost`
+            form: ``params``, ``madds``, ``nb201:<device>``, ``lut:<file.json>``). ``None``: the score alone (a
+            genetic algorithm; any space, even one that cannot cost its architectures).
         cost_setting: the network setting ``params`` / ``madds`` count (the space's default when ``None``).
         population_size: individuals per generation; the first generation is uniform.
         crossover_prob: probability that a child comes from crossover (else copies a parent).
@@ -46,7 +48,7 @@ class NsgaIIConfig:
         mutation_prob: per-decision mutation probability (``None``: 1 / number of decisions).
     """
 
-    cost: str = "params"
+    cost: str | None = None
     cost_setting: str | None = None
     population_size: int = 20
     crossover_prob: float = 0.9
@@ -65,13 +67,13 @@ class NsgaIIConfig:
 class NsgaII(BlackBoxStrategy):
     """Multi-objective search: maximise the estimator's score, minimise ``cost``.
 
-    Attributes learnt: besides the base class's, ``costs_`` (the cost of each told architecture, in order) and
-    :meth:`front` (the non-dominated ones).
+    Attributes learnt: besides the base class's, ``costs_`` (the cost of each told architecture, in order; empty
+    without a cost) and :meth:`front` (the non-dominated ones).
 
     Example:
         >>> from parsecnas.spaces import get_space
         >>> space = get_space("nb201")
-        >>> nsga = NsgaII(space, NsgaIIConfig(population_size=4), seed=0)  # doctest: +SKIP
+        >>> nsga = NsgaII(space, NsgaIIConfig(population_size=4, cost="params"), seed=0)  # doctest: +SKIP
         >>> archs = nsga.ask(4); nsga.tell(archs, [1.0, 2.0, 3.0, 4.0])  # doctest: +SKIP
         >>> len(nsga.front()) >= 1  # doctest: +SKIP
         True
@@ -83,7 +85,9 @@ class NsgaII(BlackBoxStrategy):
                  cost: Cost | None = None) -> None:
         super().__init__(space, seed)
         self.config = config or NsgaIIConfig()
-        self.cost = cost or make_cost(self.config.cost, space, self.config.cost_setting)
+        if cost is None and self.config.cost is not None:
+            cost = make_cost(self.config.cost, space, self.config.cost_setting)
+        self.cost = cost
         self._start()
 
     def _start(self) -> None:
@@ -93,7 +97,8 @@ class NsgaII(BlackBoxStrategy):
         sampler = optuna.samplers.NSGAIISampler(population_size=c.population_size, crossover_prob=c.crossover_prob,
                                                 swapping_prob=c.swapping_prob, mutation_prob=c.mutation_prob,
                                                 seed=self.seed)
-        self.study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+        directions = ["maximize"] if self.cost is None else ["maximize", "minimize"]
+        self.study = optuna.create_study(directions=directions, sampler=sampler)
         self._distributions = {d.name: optuna.distributions.CategoricalDistribution(list(range(d.size)))
                                for d in self.space.decisions}
         self._pending: dict[Hashable, list[Any]] = {}
@@ -113,20 +118,25 @@ class NsgaII(BlackBoxStrategy):
     def _update(self, archs: list[Hashable], scores: list[float]) -> None:
         self._log.append(("tell", [(self.space.format(a), s) for a, s in zip(archs, scores)]))
         for arch, score in zip(archs, scores):
-            cost = float(self.cost(arch))
-            self.costs_.append(cost)
+            values = [score]
+            if self.cost is not None:
+                self.costs_.append(float(self.cost(arch)))
+                values.append(self.costs_[-1])
             waiting = self._pending.get(arch)
             if waiting:
-                self.study.tell(waiting.pop(0), [score, cost])
+                self.study.tell(waiting.pop(0), values)
             else:  # told without being asked: it joins the study as a finished trial
                 params = dict(zip(self._distributions, self.space.to_choices(arch)))
                 self.study.add_trial(_optuna().trial.create_trial(params=params, distributions=self._distributions,
-                                                                  values=[score, cost]))
+                                                                  values=values))
 
     def front(self) -> list[tuple[Hashable, float, float]]:
-        """The non-dominated told architectures as ``(arch, score, cost)``, by decreasing score."""
+        """The non-dominated told architectures as ``(arch, score, cost)``, by decreasing score (without a cost:
+        the best-scoring ones, cost NaN)."""
         if not self.history_:
             return []
+        if self.cost is None:
+            return sorted({(a, s, math.nan) for a, s in self.history_ if s == self.best_score_}, key=str)
         points = np.array([(s, c) for (_, s), c in zip(self.history_, self.costs_)])
         keep = pareto_mask(points, (True, False))
         rows = {(a, s, c) for (a, s), c, k in zip(self.history_, self.costs_, keep) if k}
