@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -86,3 +87,23 @@ def test_config_is_validated() -> None:
         NsgaIIConfig(population_size=1)
     with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
         NsgaIIConfig(crossover_prob=1.5)
+
+
+def test_a_bench_run_writes_the_front_and_its_plot(tmp_path) -> None:
+    from parsecnas.blackbox_run import BlackBoxConfig, run_blackbox_search
+    from parsecnas.estimators.tabular import find_benchmark_file
+
+    try:
+        find_benchmark_file("nb201-latency-help", "nb201_latency_help.csv")
+    except FileNotFoundError:
+        pytest.skip("NB201 tables not installed")
+    config = BlackBoxConfig(strategy="nsga2", settings=NsgaIIConfig(population_size=8, cost="nb201:raspi4"),
+                            budget=24)
+    run_blackbox_search(config, tmp_path / "run")
+    front = json.loads((tmp_path / "run" / "pareto_front.json").read_text())
+    assert front["objectives"] == ["score", "latency[raspi4]"] and front["unit"] == "ms" and front["front"]
+    scores = [row["score"] for row in front["front"]]
+    latencies = [row["latency[raspi4]"] for row in front["front"]]
+    assert scores == sorted(scores, reverse=True) and latencies == sorted(latencies, reverse=True)
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "run" / "pareto_front.png").stat().st_size > 1000

@@ -13,7 +13,7 @@ from ._mpl import check_format, new_figure, save_figure
 
 def plot_fronts(fronts: Mapping[str, Any], path: str | Path, true_front: Any = None, points: Any = None,
                 xlabel: str = "cost", ylabel: str = "accuracy", title: str = "",
-                ylim: tuple[float, float] | None = None) -> Path:
+                ylim: tuple[float, float] | None = None, points_label: str = "all architectures") -> Path:
     """Draws each front of ``fronts`` (label -> (n, 2) array of (accuracy, cost)) as a step line in the cost /
     accuracy plane, the true front (bold, dashed) and optionally every point of the space (grey); ``ylim``
     zooms the accuracy axis."""
@@ -22,7 +22,7 @@ def plot_fronts(fronts: Mapping[str, Any], path: str | Path, true_front: Any = N
     ax = fig.add_subplot(1, 1, 1)
     if points is not None:
         p = np.asarray(points)
-        ax.scatter(p[:, 1], p[:, 0], s=2, c="0.85", label="all architectures", rasterized=True)
+        ax.scatter(p[:, 1], p[:, 0], s=2, c="0.85", label=points_label, rasterized=True)
     if true_front is not None:
         t = np.asarray(true_front)
         t = t[np.argsort(t[:, 1])]

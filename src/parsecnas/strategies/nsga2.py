@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -141,6 +142,24 @@ class NsgaII(BlackBoxStrategy):
         keep = pareto_mask(points, (True, False))
         rows = {(a, s, c) for (a, s), c, k in zip(self.history_, self.costs_, keep) if k}
         return sorted(rows, key=lambda row: (-row[1], row[2]))
+
+    def outputs(self) -> dict[str, Any]:
+        """``pareto_front``: the non-dominated architectures with their score and cost."""
+        if self.cost is None:
+            return {}
+        rows = [{"arch": self.space.format(a), "score": s, self.cost.name: c} for a, s, c in self.front()]
+        return {"pareto_front": {"objectives": ["score", self.cost.name], "unit": self.cost.unit, "front": rows}}
+
+    def figures(self, directory: Path) -> list[Path]:
+        """``pareto_front.png``: the front among every told architecture."""
+        if self.cost is None or not self.history_:
+            return []
+        from ..report.pareto import plot_fronts
+
+        points = np.array([(s, c) for (_, s), c in zip(self.history_, self.costs_)])
+        front = np.array([(s, c) for _, s, c in self.front()])
+        return [plot_fronts({"NSGA-II front": front}, Path(directory) / "pareto_front.png", points=points,
+                            points_label="told", xlabel=f"{self.cost.name} ({self.cost.unit})", ylabel="score")]
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "log": [list(entry) for entry in self._log]}
