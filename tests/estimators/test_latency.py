@@ -83,3 +83,16 @@ def test_measure_latency_is_a_positive_median() -> None:
     assert measure_latency(nn.Identity(), torch.zeros(1), warmup=0, repeats=3) > 0
     with pytest.raises(ValueError, match="repeats >= 1"):
         measure_latency(nn.Identity(), torch.zeros(1), repeats=0)
+
+
+def test_profile_command_writes_a_table_of_the_setting(tmp_path: Path, capsys) -> None:
+    from parsecnas.cli import main
+
+    out = tmp_path / "lut.json"
+    args = ["profile", "--space", "nb201", "--setting", "cifar10", "--net", "num_cells=1", "--net", "channels=4",
+            "--warmup", "0", "--repeats", "1", "--fixed-archs", "1", "--clock", "cpu", "--out", str(out)]
+    assert main(args) == 0 and "15 op sites timed" in capsys.readouterr().out
+    lut = LatencyTable.load(out, device=device_name())
+    assert lut.setting["options"] == {"num_classes": 10, "num_cells": 1, "channels": 4} and lut.clock == "cpu"
+    assert main(["profile", "--space", "nb201", "--setting", "mnist"]) == 2
+    assert "valid: cifar10, cifar100, imagenet16" in capsys.readouterr().err
