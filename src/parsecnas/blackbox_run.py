@@ -110,6 +110,12 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
         result = {"strategy": config.strategy, "space": config.space, "dataset": config.dataset,
                   "select": config.select, "trials": len(records),
                   "failed": sum(r["state"] == "fail" for r in records), "best": best, "seconds": timer.elapsed}
+        for stem, obj in strategy.outputs().items():
+            run.write_json(f"{stem}.json", obj)
+        try:
+            strategy.figures(run.path)
+        except ImportError:  # plots need the `plot` extra; the numbers are in the files
+            pass
         run.write_json("result.json", result)
         return result
 

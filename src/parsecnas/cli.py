@@ -131,6 +131,35 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """Measures a latency lookup table of a space's network setting on this device and writes it as JSON."""
+    import ast
+
+    from .estimators.latency import profile_latency
+    from .run.resources import resolve_device
+    from .spaces import get_space
+
+    if extra:
+        raise ConfigError(f"unrecognised arguments {list(extra)}; network options are given as --net KEY=VALUE")
+    options = {}
+    for item in args.net:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--net {item!r}: give KEY=VALUE, e.g. --net num_cells=8")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value
+    space = get_space(args.space)
+    setting = space.net_setting(args.setting, **options)
+    table = profile_latency(space, setting, resolve_device(args.device), args.batch, args.warmup, args.repeats,
+                            args.fixed_archs, clock=args.clock)
+    out = table.save(args.out or f"latency-{args.space}-{args.setting}.json")
+    print(f"{len(table.ops)} op sites timed on {table.device} (batch {table.batch}); fixed part {table.fixed:.3f} ms "
+          f"(median of {len(table.fixed_samples)} networks); written to {out}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .train import TrainConfig, protocol_config, search_data, train_genotype, train_seeds
 
@@ -493,6 +522,21 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder holding benchmarks/nb201-merged/ (else $PARSECNAS_DATA)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("profile", help="measure a latency lookup table of a space's ops on this device (JSON)")
+    p.add_argument("--space", default="darts", help="search space (default darts)")
+    p.add_argument("--setting", default="cifar10", help="the space's network setting (darts: cifar10, imagenet; "
+                                                        "nb201: cifar10, cifar100, imagenet16)")
+    p.add_argument("--net", action="append", default=[], metavar="KEY=VALUE",
+                   help="a network option overriding the setting's (e.g. --net num_cells=8 --net channels=16)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=20, help="timed runs per op (the median is kept)")
+    p.add_argument("--fixed-archs", type=int, default=5, help="random networks timed for the fixed part")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall time (default), or process CPU time (one thread, on a machine shared with other jobs)")
+    p.add_argument("--out", help="output file (default latency-SPACE-SETTING.json)")
+    p.set_defaults(func=cmd_profile)
     p = sub.add_parser("show", help="print a genotype's cells, parameters and multiply-adds; draw its cells")
     p.add_argument("genotype", nargs="?")
     p.add_argument("--setting", choices=("cifar10", "imagenet"), default="cifar10")

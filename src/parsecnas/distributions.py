@@ -82,6 +82,14 @@ class CategoricalProduct(nn.Module):
         lp = self.log_probs()
         return -(lp.exp() * lp.masked_fill(~self.valid, 0.0)).sum()
 
+    def expectation(self, table: torch.Tensor) -> torch.Tensor:
+        """E[sum_d table[d, alpha_d]] under the product, exact and differentiable in the logits: an additive
+        quantity's expectation is the sum of each decision's own (``table`` is (D, M), padding ignored)."""
+        table = torch.as_tensor(table, device=self.logits.device)
+        if tuple(table.shape) != tuple(self.valid.shape):
+            raise ValueError(f"an additive table must be {tuple(self.valid.shape)}, got {tuple(table.shape)}")
+        return (self.probs().to(table.dtype) * table.masked_fill(~self.valid, 0.0)).sum()
+
     def mode(self) -> torch.Tensor:
         """The most probable architecture's choices, (D,): the argmax of each decision."""
         return self.log_probs().argmax(dim=-1)

@@ -26,7 +26,7 @@ def make(name: str, space_name: str, seed: int):
 
 
 def test_registry_names_the_five_strategies_and_rejects_unknown_ones() -> None:
-    assert STRATEGIES == ["bananas", "evolution", "local_search", "random", "reinforce"]
+    assert STRATEGIES == ["bananas", "evolution", "local_search", "nsga2", "random", "reinforce"]
     with pytest.raises(ValueError, match="valid: bananas, evolution"):
         create_blackbox("hill_climbing", get_space("nb201"))
 

@@ -1,12 +1,32 @@
 """Estimators: what an architecture costs and how good it is."""
 
-from .cost import count_multiply_adds, count_parameters
+from .cost import (
+    AdditiveCost,
+    AdditiveTable,
+    Cost,
+    FunctionCost,
+    count_multiply_adds,
+    count_parameters,
+    multiply_add_cost,
+    nb201_latency_cost,
+    parameter_cost,
+)
+from .cost_specs import make_cost
+from .latency import LatencyTable, device_name, measure_latency, profile_latency
 from .multifidelity import Hyperband, MultiFidelityResult, NB201Fidelity, SuccessiveHalving
 from .proxies import PROXIES, build_seeded, compute_proxies
+from .rewards import CostedResult, MnasReward
 from .tabular import NB201Benchmark, NB201Table, TabularResult
 from .training import PartialTraining, PartialTrainingConfig, TrainingResult
 
 __all__ = [
+    "AdditiveCost",
+    "AdditiveTable",
+    "Cost",
+    "CostedResult",
+    "FunctionCost",
+    "LatencyTable",
+    "MnasReward",
     "Hyperband",
     "MultiFidelityResult",
     "NB201Benchmark",
@@ -22,4 +42,11 @@ __all__ = [
     "compute_proxies",
     "count_multiply_adds",
     "count_parameters",
+    "device_name",
+    "make_cost",
+    "measure_latency",
+    "multiply_add_cost",
+    "nb201_latency_cost",
+    "parameter_cost",
+    "profile_latency",
 ]

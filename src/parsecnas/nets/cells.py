@@ -75,6 +75,7 @@ class EvalCell(nn.Module):
     def __init__(self, genotype: Genotype, spec: CellSpec) -> None:
         super().__init__()
         cell_type = "reduce" if spec.reduction else "normal"
+        self.spec = spec
         self.pairs: tuple[Pair, ...] = genotype.cell(cell_type)
         self.concat = genotype.concat(cell_type)
         self.pre0, self.pre1 = _preprocess(spec, affine=True)

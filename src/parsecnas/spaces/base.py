@@ -33,6 +33,53 @@ class Decision:
         return len(self.choices)
 
 
+@dataclass(frozen=True)
+class OpSite:
+    """One op instance a network runs, as its cost depends on it: the op, its width, stride and input size.
+
+    Attributes:
+        op: the op's name in its space's op table.
+        channels: input (and output) channels.
+        stride: 1, or 2 where the op halves the resolution.
+        height, width: spatial size of its input.
+    """
+
+    op: str
+    channels: int
+    stride: int
+    height: int
+    width: int
+
+    @property
+    def key(self) -> str:
+        """A readable, unique key (``sep_conv_3x3/c16/s1/32x32``), e.g. for latency tables."""
+        return f"{self.op}/c{self.channels}/s{self.stride}/{self.height}x{self.width}"
+
+
+@dataclass(frozen=True)
+class NetSetting:
+    """A network configuration whose cost is measured: the space's build options and the input images.
+
+    Attributes:
+        name: what the space calls it (``cifar10``, ``imagenet``...).
+        options: keyword arguments of :meth:`Space.build`.
+        image_size: input height and width.
+        in_channels: input channels.
+    """
+
+    name: str
+    options: Mapping[str, Any]
+    image_size: int
+    in_channels: int = 3
+
+    def input_shape(self, batch: int = 1) -> tuple[int, int, int, int]:
+        return batch, self.in_channels, self.image_size, self.image_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "options": dict(self.options), "image_size": self.image_size,
+                "in_channels": self.in_channels}
+
+
 def choice_op(label: str) -> str:
     """The op named by a choice label: labels are ``op`` (NB201) or ``input:op`` (PARSEC's DARTS view)."""
     return label.rsplit(":", 1)[-1]
@@ -103,6 +150,22 @@ class Space(ABC):
         parts = [torch.nn.functional.one_hot(torch.tensor(c), d.size).float()
                  for c, d in zip(self.to_choices(arch), self.decisions)]
         return torch.cat(parts)
+
+    def net_setting(self, name: str, **options: Any) -> NetSetting:
+        """The network configuration called ``name`` (with build ``options`` overridden), for costing."""
+        raise NotImplementedError(f"space {self.name!r} names no network settings to cost")
+
+    def op_sites(self, setting: NetSetting) -> tuple[tuple[tuple[OpSite, ...], ...], ...]:
+        """``sites[d][c]``: the ops that choice ``c`` of decision ``d`` puts into the network of ``setting``.
+
+        A space that offers this has op-additive costs: a network's parameters, multiply-adds or latency are a
+        fixed part plus the sum over decisions of its choices' ops (:mod:`parsecnas.estimators.cost`).
+        """
+        raise NotImplementedError(f"space {self.name!r} has no op-level view (op_sites) for additive costs")
+
+    def build_op(self, site: OpSite) -> nn.Module:
+        """The module of one op site, as the space's networks build it (it takes an input of the site's shape)."""
+        raise NotImplementedError(f"space {self.name!r} has no op-level view (build_op) for additive costs")
 
     @property
     def size(self) -> int:

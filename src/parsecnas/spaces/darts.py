@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
-from ..ops import NONZERO_PRIMITIVES, PRIMITIVES
-from .base import Decision, MixingLayout, MixingWeights, Space, register_space
+from ..ops import NONZERO_PRIMITIVES, PRIMITIVES, make_op
+from .base import Decision, MixingLayout, MixingWeights, NetSetting, OpSite, Space, choice_op, register_space
 from .genotype import CELL_TYPES, EDGES_PER_CELL, NUM_NODES, Genotype, edge_index
 
 MIXING_LAYOUT = MixingLayout(CELL_TYPES, EDGES_PER_CELL, PRIMITIVES)
@@ -102,6 +102,11 @@ def mixing_from_genotype(genotype: Genotype) -> MixingWeights:
     return out
 
 
+def _halved(size: tuple[int, int]) -> tuple[int, int]:
+    """The size after a stride-2 op (3x3 pools and convs with padding, factorized reduce): ceil of each half."""
+    return (size[0] + 1) // 2, (size[1] + 1) // 2
+
+
 class DartsSpace(Space):
     """The DARTS cell space with PARSEC's decisions and DARTS's relaxed view. Architectures are
     :class:`Genotype` values.
@@ -156,6 +161,45 @@ class DartsSpace(Space):
         from ..nets import SuperNet
 
         return SuperNet(**net_options)
+
+    def net_setting(self, name: str, **options: Any) -> NetSetting:
+        """``cifar10`` (32 px) or ``imagenet`` (224 px) evaluation networks, without the auxiliary head (it
+        runs only in training); ``options`` override :func:`~parsecnas.nets.build_network`'s (``num_cells``...)."""
+        sizes = {"cifar10": 32, "imagenet": 224}
+        if name not in sizes:
+            raise ValueError(f"unknown DARTS network setting {name!r}; valid: {', '.join(sizes)}")
+        options = {"setting": name, "auxiliary": False, **options}
+        return NetSetting(name, options, sizes[name], int(options.get("in_channels", 3)))
+
+    def op_sites(self, setting: NetSetting) -> tuple[tuple[tuple[OpSite, ...], ...], ...]:
+        """Choice (input j, op) of decision ``{cell}/node{n}/in{s}`` puts that op into every cell of that type,
+        at the cell's width, with stride 2 on a reduction cell's inputs (j < 2); sizes come from one forward."""
+        net = self.build(self.from_choices([0] * len(self.decisions)), **setting.options)
+        stack: list[Any] = list(cast(nn.ModuleList, net.cells))
+        sizes: list[tuple[int, int]] = []
+        hooks = [cell.pre1.register_forward_hook(lambda m, i, out: sizes.append(tuple(out.shape[-2:])))
+                 for cell in stack]
+        try:
+            with torch.no_grad():
+                net.eval()(torch.zeros(setting.input_shape()))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        out = []
+        for decision in self.decisions:
+            reduce = decision.name.startswith("reduce/")
+            cells = [(cell.spec.channels, hw) for cell, hw in zip(stack, sizes) if cell.spec.reduction == reduce]
+            row = []
+            for label in decision.choices:
+                source, op = int(label.split(":")[0]), choice_op(label)
+                strided = reduce and source < 2  # a reduction cell reads its two inputs at stride 2
+                row.append(tuple(OpSite(op, c, 2 if strided else 1, *(hw if strided or not reduce else _halved(hw)))
+                                 for c, hw in cells))
+            out.append(tuple(row))
+        return tuple(out)
+
+    def build_op(self, site: OpSite) -> nn.Module:
+        return make_op(site.op, site.channels, site.stride, affine=True)
 
     @property
     def mixing_layout(self) -> MixingLayout:

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .base import Decision, MixingLayout, MixingWeights, Space, register_space
+from .base import Decision, MixingLayout, MixingWeights, NetSetting, OpSite, Space, register_space
 from .nb201_arch import EDGES, NB201_OPS, NUM_NODES, NB201Arch, as_nb201_arch, nb201_path_encoding
 
 __all__ = ["EDGES", "MIXING_LAYOUT", "NB201_OPS", "NUM_NODES", "NB201Arch", "NB201Space", "as_nb201_arch",
@@ -85,6 +85,31 @@ class NB201Space(Space):
             raise ValueError("NB201 networks have no auxiliary head; pass auxiliary=False (net.auxiliary)")
         net_options.pop("auxiliary_weight", None)
         return NB201SuperNet(**net_options)
+
+    def net_setting(self, name: str, **options: Any) -> NetSetting:
+        """The benchmark's networks: ``cifar10`` / ``cifar100`` (32 px) or ``imagenet16`` (16 px, 120 classes);
+        ``options`` override the build options (``num_cells``, ``channels``)."""
+        known = {"cifar10": (32, 10), "cifar100": (32, 100), "imagenet16": (16, 120)}
+        if name not in known:
+            raise ValueError(f"unknown NB201 network setting {name!r}; valid: {', '.join(known)}")
+        size, classes = known[name]
+        options = {"num_classes": classes, **options}
+        return NetSetting(name, options, size, int(options.get("in_channels", 3)))
+
+    def op_sites(self, setting: NetSetting) -> tuple[tuple[tuple[OpSite, ...], ...], ...]:
+        """Each edge's op runs in every cell: N cells per stage at width C * 2^s and size image / 2^s."""
+        channels, cells = int(setting.options.get("channels", 16)), int(setting.options.get("num_cells", 5))
+        stages = []
+        size = setting.image_size
+        for stage in range(3):
+            stages += [(channels * 2 ** stage, size)] * cells
+            size = (size + 1) // 2
+        return tuple(tuple(tuple(OpSite(op, c, 1, s, s) for c, s in stages) for op in NB201_OPS) for _ in EDGES)
+
+    def build_op(self, site: OpSite) -> nn.Module:
+        from ..nets.nb201 import OPS
+
+        return OPS[site.op](site.channels, True)
 
     @property
     def mixing_layout(self) -> MixingLayout:

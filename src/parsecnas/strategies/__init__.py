@@ -24,6 +24,7 @@ from .darts import Darts, DartsConfig
 from .evolution import EvolutionConfig, RegularizedEvolution
 from .gumbel import Gdas, GdasConfig, Snas, SnasConfig
 from .local_search import LocalSearch, LocalSearchConfig
+from .nsga2 import NsgaII, NsgaIIConfig
 from .parsec import PRESETS as PARSEC_PRESETS
 from .parsec import Parsec, ParsecConfig
 from .parsec_maths import effective_sample_size, importance_weights
@@ -43,6 +44,8 @@ __all__ = [
     "GdasConfig",
     "LocalSearch",
     "LocalSearchConfig",
+    "NsgaII",
+    "NsgaIIConfig",
     "PARSEC_PRESETS",
     "Parsec",
     "ParsecConfig",

@@ -21,6 +21,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -75,6 +76,14 @@ class BlackBoxStrategy(ABC):
     @abstractmethod
     def _update(self, archs: list[Hashable], scores: list[float]) -> None:
         """Learns from newly told scores (the base class has already recorded them)."""
+
+    def outputs(self) -> dict[str, Any]:
+        """What a run directory keeps of the search beyond its trials, as JSON files by stem; default: none."""
+        return {}
+
+    def figures(self, directory: Path) -> list[Path]:
+        """Plots written into the run directory (need the ``plot`` extra); default: none."""
+        return []
 
     def seen(self) -> set[Hashable]:
         return {arch for arch, _ in self.history_}
@@ -200,7 +209,7 @@ def run_blackbox(strategy: BlackBoxStrategy, estimator: Callable[[Any], Any], bu
 
 BlackBoxFactory = Callable[..., BlackBoxStrategy]
 _REGISTRY: dict[str, tuple[BlackBoxFactory, type | None]] = {}
-_BUILTIN = ("random_search", "evolution", "reinforce", "local_search", "bananas")
+_BUILTIN = ("random_search", "evolution", "reinforce", "local_search", "bananas", "nsga2")
 
 
 def register_blackbox(name: str, factory: BlackBoxFactory, config_type: type | None = None) -> None:

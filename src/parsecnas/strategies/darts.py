@@ -32,17 +32,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import check_finite
+from ..estimators.cost import Cost
 from ..nets.supernet import MixingWeights, training_loss
 from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
 from ..spaces.base import MixingLayout, RelaxedSpace, Space, as_relaxed
 from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
+from .cost_budget import LatencyLossFields
 
 Closure = Callable[[], torch.Tensor]
 
 
 @dataclass(frozen=True)
-class DartsConfig(Scheduled):
+class DartsConfig(Scheduled, LatencyLossFields):
     """DARTS's settings (paper defaults) and its variants' switches.
 
     Attributes:
@@ -59,6 +61,9 @@ class DartsConfig(Scheduled):
         shrink_keep: ops kept per edge at each shrink (P-DARTS: 8 -> 5 -> 3), one per entry of ``shrink_epochs``.
         steps_per_epoch: steps in one epoch of the search (only the shrinking schedule uses it; match the search).
         fd_scale: r in the finite-difference step eps = r / ||grad_w' L_val|| (the paper: 0.01).
+        cost, cost_setting, latency_alpha, latency_beta: FBNet's latency loss on the search loss,
+            CE * alpha * log(LAT)^beta with LAT the relaxed cell's expected cost (:class:`LatencyLossFields`);
+            off without a cost.
     """
 
     schedule_fields = ("steps_per_epoch",)
@@ -98,6 +103,7 @@ class DartsConfig(Scheduled):
             raise ValueError(f"shrink_epochs must be increasing epochs >= 1, got {self.shrink_epochs}")
         if any(not 2 <= k <= len(PRIMITIVES) for k in self.shrink_keep):
             raise ValueError(f"shrink_keep entries must lie in 2..{len(PRIMITIVES)}, got {self.shrink_keep}")
+        self.check_latency_fields()
 
 
 def init_logits(generator: torch.Generator, scale: float, layout: MixingLayout) -> dict[str, torch.Tensor]:
@@ -242,6 +248,7 @@ class Darts(WeightSharingStrategy):
             edge x op view and derives architectures with ``space.derive``.
         config: DARTS's settings.
         seed: seeds alpha's initial noise.
+        cost: the additive cost of the latency loss (else the one ``config.cost`` names, if any).
 
     Attributes:
         alpha: architecture logits per cell type (DARTS space: ``{"normal": (14, 8), "reduce": (14, 8)}``).
@@ -261,10 +268,12 @@ class Darts(WeightSharingStrategy):
 
     name = "darts"
 
-    def __init__(self, space: Space, config: DartsConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, space: Space, config: DartsConfig | None = None, seed: int = 0,
+                 cost: Cost | None = None) -> None:
         self.space: RelaxedSpace = as_relaxed(space, self.name)
         self.layout = self.space.mixing_layout
         self.config = config or DartsConfig()
+        self.latency = self.config.latency_loss(space, cost)
         self.generator = torch.Generator().manual_seed(seed)
         self.alpha = init_logits(self.generator, self.config.init_scale, self.layout)
         self.active = self.layout.mask()
@@ -294,7 +303,8 @@ class Darts(WeightSharingStrategy):
         alphas = list(self.alpha.values())
 
         def val_loss() -> torch.Tensor:
-            return search_loss(net, mixing_for(search[0], self.weights(), self.active), search)
+            loss = search_loss(net, mixing_for(search[0], self.weights(), self.active), search)
+            return loss if self.latency is None else loss * self.latency.factor(self.weights()).to(loss.dtype)
 
         if self.config.order == 1:
             loss = val_loss()
@@ -329,9 +339,12 @@ class Darts(WeightSharingStrategy):
         return limit > 0 and skip_connections(self.space, self.derive()) >= limit
 
     def epoch_metrics(self) -> dict[str, float]:
-        return {"skip_connections": float(skip_connections(self.space, self.derive())),
-                "entropy": edge_entropy(self.weights()),
-                "active_ops": float(sum(int(m.sum()) for m in self.active.values()))}
+        metrics = {"skip_connections": float(skip_connections(self.space, self.derive())),
+                   "entropy": edge_entropy(self.weights()),
+                   "active_ops": float(sum(int(m.sum()) for m in self.active.values()))}
+        if self.latency is not None:
+            metrics.update(self.latency.metrics(self.weights(), self.space.mixing_from(self.derive())))
+        return metrics
 
     def outputs(self) -> dict[str, Any]:
         w = self.weights()

@@ -25,10 +25,12 @@ import torch
 from torch import nn
 
 from ..config import check_finite
+from ..estimators.cost import Cost
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
 from ..spaces.base import RelaxedSpace, Space, as_relaxed
 from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
+from .cost_budget import LatencyLossFields
 from .darts import edge_entropy, init_logits, mixing_for, search_loss, skip_connections
 
 
@@ -64,7 +66,7 @@ class _GumbelConfig(Scheduled):
 
 
 @dataclass(frozen=True)
-class GdasConfig(_GumbelConfig):
+class GdasConfig(_GumbelConfig, LatencyLossFields):
     """GDAS's settings (paper defaults).
 
     Attributes:
@@ -73,7 +75,13 @@ class GdasConfig(_GumbelConfig):
         tau_max, tau_min: the temperature at the first and the last step.
         anneal: ``linear`` (GDAS) or ``exponential`` interpolation between them.
         epochs, steps_per_epoch: the search's length, over which tau anneals (match the search's schedule).
+        cost, cost_setting, latency_alpha, latency_beta: FBNet's latency loss on the search loss, with LAT the
+            expected cost of the sampled (straight-through) cell (:class:`LatencyLossFields`); off without a cost.
     """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_latency_fields()
 
 
 @dataclass(frozen=True)
@@ -200,8 +208,16 @@ class Gdas(_GumbelStrategy):
 
     name = "gdas"
 
-    def __init__(self, space: Space, config: GdasConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, space: Space, config: GdasConfig | None = None, seed: int = 0,
+                 cost: Cost | None = None) -> None:
         super().__init__(space, config or GdasConfig(), seed)
+        self.latency = (config or GdasConfig()).latency_loss(space, cost)
+
+    def epoch_metrics(self) -> dict[str, float]:
+        metrics = super().epoch_metrics()
+        if self.latency is not None:
+            metrics.update(self.latency.metrics(self.probabilities(), self.space.mixing_from(self.derive())))
+        return metrics
 
     def sample(self, tau: float) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Straight-through one-hot weights and one-op-per-edge masks for every cell type."""
@@ -219,7 +235,8 @@ class Gdas(_GumbelStrategy):
         self.arch_optimizer.zero_grad(set_to_none=True)
         w, active = self.sample(tau)
         val = search_loss(net, mixing_for(search[0], w, active), search)
-        grads = torch.autograd.grad(val, list(self.alpha.values()), allow_unused=True, materialize_grads=True)
+        objective = val if self.latency is None else val * self.latency.factor(w).to(val.dtype)
+        grads = torch.autograd.grad(objective, list(self.alpha.values()), allow_unused=True, materialize_grads=True)
         for a, g in zip(self.alpha.values(), grads):
             a.grad = g
         self.arch_optimizer.step()

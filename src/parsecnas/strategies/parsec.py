@@ -30,10 +30,13 @@ from torch import nn
 
 from ..config import check_finite
 from ..distributions import CategoricalProduct
+from ..estimators.cost import Cost
+from ..estimators.cost_specs import make_cost
 from ..nets.supernet import training_loss
 from ..optim import WeightOptimizer
 from ..spaces.base import Space, choice_op
 from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
+from .cost_budget import METHODS, CostBudget
 from .parsec_maths import (
     control_variate_weights,
     decision_entropies,
@@ -100,6 +103,15 @@ class ParsecConfig(Scheduled):
             one that improves wherever pi already is (the rich-get-richer loop behind the collapse).
         min_samples: with a value, K adapts to the entropy, ceil(K * H / H_max) clamped to [min_samples, K]
             (after FP-NAS, Yan et al. 2021); ``None``: K fixed.
+        cost: an additive cost to budget (``params``, ``madds``, ``lut:<file.json>``: see
+            :func:`~parsecnas.estimators.cost.make_cost`); its exact expected value under p(alpha | pi) is held
+            toward ``cost_target`` (:mod:`~parsecnas.strategies.cost_budget`). ``None``: no budget.
+        cost_target: the target, in the cost's unit (M parameters, M multiply-adds, ms).
+        cost_method: ``penalty`` (weight x relative excess over the target) or ``lagrangian`` (a multiplier
+            raised by dual ascent while the target is exceeded).
+        cost_weight: the penalty's weight, or the multiplier's step size.
+        cost_setting: the space's network setting that ``params`` / ``madds`` are counted on (its default
+            evaluation network, ``cifar10``, when ``None``).
         epochs, steps_per_epoch: the search's schedule (set by the search loop): the warm-up fraction and the
             per-epoch diagnostics use it.
     """
@@ -120,6 +132,11 @@ class ParsecConfig(Scheduled):
     min_samples: int | None = None
     train_samples: int | None = None
     train_on: Literal["posterior", "uniform"] | None = None
+    cost: str | None = None
+    cost_target: float | None = None
+    cost_method: Literal["penalty", "lagrangian"] = "penalty"
+    cost_weight: float = 1.0
+    cost_setting: str | None = None
     epochs: int = 1
     steps_per_epoch: int = 1
 
@@ -149,6 +166,10 @@ class ParsecConfig(Scheduled):
              f"train_on must be 'posterior' or 'uniform', got {self.train_on!r}"),
             (self.likelihood in (None, "batch", "example"),
              f"likelihood must be 'batch' or 'example', got {self.likelihood!r}"),
+            (self.cost is None or (self.cost_target is not None and self.cost_target > 0),
+             f"a cost budget needs cost_target > 0 (in the cost's unit), got {self.cost_target}"),
+            (self.cost_method in METHODS, f"cost_method must be one of {METHODS}, got {self.cost_method!r}"),
+            (self.cost_weight >= 0, f"cost_weight must be >= 0, got {self.cost_weight}"),
             (self.epochs >= 1 and self.steps_per_epoch >= 1,
              f"epochs and steps_per_epoch must be >= 1, got {self.epochs}, {self.steps_per_epoch}"),
         ]
@@ -182,6 +203,7 @@ class Parsec(WeightSharingStrategy):
             Algorithm 1 exactly).
         seed: seeds the strategy's own sampling generator.
         distribution: an existing (e.g. warm-started) distribution; a uniform one by default.
+        cost: the additive cost to budget (else the one ``config.cost`` names, if any).
 
     Attributes:
         history: per finished epoch, the marginal probability of each op over all decisions.
@@ -202,7 +224,7 @@ class Parsec(WeightSharingStrategy):
     min_metrics = ("ess",)
 
     def __init__(self, space: Space, config: ParsecConfig | None = None, seed: int = 0,
-                 distribution: CategoricalProduct | None = None) -> None:
+                 distribution: CategoricalProduct | None = None, cost: Cost | None = None) -> None:
         self.space = space
         self.config = (config or ParsecConfig()).resolved()
         self.distribution = distribution or CategoricalProduct(space.decisions)
@@ -215,6 +237,17 @@ class Parsec(WeightSharingStrategy):
         self.history: list[dict[str, float]] = []
         self.arch_optimizer = torch.optim.Adam(self.distribution.parameters(), lr=self.config.arch_lr,
                                                betas=self.config.arch_betas)
+        self.budget = self._budget(cost)
+
+    def _budget(self, cost: Cost | None) -> CostBudget | None:
+        if cost is None and self.config.cost is None:
+            return None
+        cost = cost or make_cost(str(self.config.cost), self.space, self.config.cost_setting)
+        if self.config.cost_target is None:
+            raise ValueError("a cost budget needs cost_target (in the cost's unit)")
+        table = cost.table()  # raises for a cost that is not additive
+        return CostBudget(table.padded(self.distribution.valid.shape[1]), table.offset, self.config.cost_target,
+                          self.config.cost_method, self.config.cost_weight)
 
     def _exclude(self, ops: tuple[str, ...]) -> None:
         unknown = [op for op in ops if op not in self.ops]
@@ -339,8 +372,11 @@ class Parsec(WeightSharingStrategy):
             coefficients = coefficients - control_variate_weights(log_ratio, len(w))
         self.arch_optimizer.zero_grad(set_to_none=True)
         objective = (coefficients * self.distribution.log_prob(choices)).sum()
-        (-objective).backward()
+        loss = -objective if self.budget is None else self.budget.loss(self.distribution) - objective
+        loss.backward()
         self.arch_optimizer.step()
+        if self.budget is not None:
+            self.budget.after_step(self.distribution)
         if self.config.entropy_floor:
             self.apply_entropy_floor(float(self.config.entropy_floor))
 
@@ -371,7 +407,10 @@ class Parsec(WeightSharingStrategy):
 
     def progress_metrics(self) -> dict[str, float]:
         with torch.no_grad():
-            return {"entropy": float(self.distribution.entropy())}
+            metrics = {"entropy": float(self.distribution.entropy())}
+            if self.budget is not None:
+                metrics["cost_expected"] = float(self.budget.expected(self.distribution))
+            return metrics
 
     def epoch_metrics(self) -> dict[str, float]:
         with torch.no_grad():
@@ -379,12 +418,17 @@ class Parsec(WeightSharingStrategy):
             metrics = {"entropy": float(self.distribution.entropy()),
                        "min_decision_entropy": float(decision_entropies(probs).min()),
                        "mode_probability": float(self.distribution.log_prob(self.distribution.mode()).exp())}
+        if self.budget is not None:
+            metrics.update(self.budget.metrics(self.distribution, seed=self.steps_done))
         return {**metrics, **{f"p_{op}": p for op, p in self.op_marginals().items()}}
 
     def outputs(self) -> dict[str, Any]:
         top = [{"probability": p, "architecture": self.space.to_plain(a)} for a, p in self.most_probable(10)]
-        return {"distribution": self.distribution.export(), "top_architectures": top,
-                "op_marginals": {"ops": self.ops, "epochs": self.history}}
+        out: dict[str, Any] = {"distribution": self.distribution.export(), "top_architectures": top,
+                               "op_marginals": {"ops": self.ops, "epochs": self.history}}
+        if self.budget is not None:
+            out["cost_budget"] = {"cost": self.config.cost, **self.budget.metrics(self.distribution, 4096)}
+        return out
 
     def figures(self, directory: Path) -> list[Path]:
         """The op marginals per epoch (``op_marginals.png``)."""
@@ -400,7 +444,8 @@ class Parsec(WeightSharingStrategy):
     def state_dict(self) -> dict[str, Any]:
         return {"distribution": self.distribution.state_dict(), "arch_optimizer": self.arch_optimizer.state_dict(),
                 "generator": self.generator.get_state(), "steps_done": self.steps_done,
-                "history": [dict(h) for h in self.history]}
+                "history": [dict(h) for h in self.history],
+                **({} if self.budget is None else {"budget": self.budget.state_dict()})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.distribution.load_state_dict(state["distribution"])
@@ -408,6 +453,8 @@ class Parsec(WeightSharingStrategy):
         self.generator.set_state(state["generator"])
         self.steps_done = int(state.get("steps_done", 0))
         self.history = [dict(h) for h in state.get("history", [])]
+        if self.budget is not None and "budget" in state:
+            self.budget.load_state_dict(state["budget"])
 
 
 register_strategy("parsec", lambda space, config, seed: Parsec(space, config, seed), ParsecConfig,
