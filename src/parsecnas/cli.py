@@ -391,8 +391,8 @@ def _settings_help(cls: Any, argv: Sequence[str], default: str, **fixed: Any) ->
             f"to see its settings):\n{config_help(config)}")
 
 
-COMMANDS = ("search", "train", "evaluate", "export", "predict", "table", "bench", "proxies", "halving", "show",
-            "demo")
+COMMANDS = ("search", "train", "evaluate", "export", "predict", "table", "bench", "profile", "proxies", "halving",
+            "show", "demo")
 
 
 def _help_for(argv: Sequence[str]) -> str | None:
