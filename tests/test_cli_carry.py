@@ -93,6 +93,8 @@ def test_one_spelling_per_option_in_every_command(capsys) -> None:
         assert (section["data_dir"], section["batch_size"]) == ("/d", 32), argv
     assert main(["bench", "--data-dir", "/d", "--print-config"]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["data_dir"] == "/d"
+    assert main(["search", "--strategy", "darts", "--order=2", "--print-config"]) == 0  # the chosen one's settings
+    assert yaml.safe_load(capsys.readouterr().out)["settings"]["order"] == 2
     assert main(["search", "--batchsize=3", "--print-config"]) == 2
     assert "did you mean 'data.batch_size'?" in capsys.readouterr().err
 

@@ -507,13 +507,13 @@ def _override_tree(overrides: Iterable[str]) -> dict[str, Any]:
     return tree
 
 
-def _apply_tree(cfg: T, tree: Mapping[str, Any], where: str) -> T:
+def _apply_tree(cfg: T, tree: Mapping[str, Any], where: str, short_keys: bool = True) -> T:
     cls = type(cfg)
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         raise TypeError(f"apply_overrides needs a dataclass instance, got {cfg!r}")
     hints = _init_field_types(cls)
     tree = _fold_sections(cls, tree, hints, where, cfg)
-    if not where:
+    if not where and short_keys:
         tree = _expand_short_keys(cfg, tree, hints)
     changes: dict[str, Any] = {}
     for name, sub in tree.items():
@@ -553,15 +553,17 @@ def _expand_short_keys(cfg: Any, tree: Mapping[str, Any], hints: Mapping[str, An
     """``batch_size=64`` for ``data.batch_size=64``: a key that is no top-level field but the name of exactly
     one nested field stands for it, so one spelling (``--batch-size``, ``--data-dir``) works in every command."""
     out = dict(tree)
+    siblings = {typed.sibling: tree[typed.sibling] for _, typed in _typed_fields(type(cfg)) if typed.sibling in tree}
+    shape = _apply_tree(cfg, siblings, "", short_keys=False) if siblings else cfg  # strategy=darts: its settings
     for name, sub in tree.items():
         if name in hints or not isinstance(sub, _Override):
             continue
-        found = [path for path in _leaf_paths(cfg) if len(path) > 1 and path[-1] == name]
+        found = [path for path in _leaf_paths(shape) if len(path) > 1 and path[-1] == name]
         if len(found) > 1:
             raise ConfigError(f"key {name!r} is ambiguous in {type(cfg).__name__}: give one of "
                               f"{', '.join('.'.join(p) for p in found)}")
         if not found:
-            raise _unknown_short_key(name, cfg, hints)
+            raise _unknown_short_key(name, shape, hints)
         del out[name]
         node = out
         for part in found[0][:-1]:
