@@ -80,6 +80,12 @@ class Distributed:
         device = f"cuda:{torch.cuda.current_device()}" if tdist.get_backend() == "nccl" else "cpu"
         return cls(tdist.get_rank(), tdist.get_world_size(), local, device)
 
+    def place(self, device: torch.device) -> torch.device:
+        """``device`` for this rank: a bare ``cuda`` becomes the GPU of its ``local_rank`` when distributed."""
+        if self.active and device.type == "cuda" and device.index is None:
+            return torch.device("cuda", self.local_rank)
+        return device
+
     def shard(self, n: int) -> range:
         """This rank's contiguous share of ``n`` items (sizes differ by at most one; early ranks get more)."""
         size, extra = divmod(n, self.world_size)
