@@ -116,14 +116,16 @@ class Distributed:
             offset += t.numel()
 
     def sum_gradients(self, params: Sequence[torch.Tensor]) -> None:
-        """Sums the ``.grad`` of ``params`` over ranks, in place; a missing gradient counts as zeros (a rank
-        whose share did not reach a parameter still joins the collective)."""
+        """Sums the ``.grad`` of ``params`` over ranks, in place. A parameter that some rank's share reached has
+        a gradient on every rank afterwards (zeros where it was missing); one that no rank reached keeps none,
+        as in one process (SGD then leaves it, its momentum and its weight decay alone)."""
         if not self.active:
             return
-        for p in params:
-            if p.grad is None:
+        reached = self.all_sum(torch.tensor([float(p.grad is not None) for p in params])) > 0
+        for p, hit in zip(params, reached.tolist()):
+            if hit and p.grad is None:
                 p.grad = torch.zeros_like(p)
-        self.sum_([p.grad for p in params if p.grad is not None])
+        self.sum_([p.grad for p, hit in zip(params, reached.tolist()) if hit and p.grad is not None])
 
     def share(self, n: int) -> float:
         """``n`` (this rank's examples of a batch) as a fraction of the examples over all ranks: the factor that
