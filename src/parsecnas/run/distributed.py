@@ -152,9 +152,10 @@ class Distributed:
         and stops on the same numbers."""
         if not self.active or not stats:
             return stats
-        keys = sorted(stats)
-        total = self.all_sum(torch.tensor([float(stats[k]) for k in keys], dtype=torch.float64))
-        return {k: float(v) / self.world_size for k, v in zip(keys, total.tolist())}
+        keys = sorted(stats)  # the same order on every rank
+        total = dict(zip(keys, self.all_sum(torch.tensor([float(stats[k]) for k in keys], dtype=torch.float64))
+                         .tolist()))
+        return {k: total[k] / self.world_size for k in stats}
 
     def broadcast(self, obj: T) -> T:
         """Rank 0's ``obj`` on every rank."""
