@@ -4,6 +4,7 @@ combined batches, when that process, like the ranks, normalises each half of a b
 from __future__ import annotations
 
 import json
+
 import torch
 from _ranks import run_ranks
 

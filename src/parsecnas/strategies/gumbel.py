@@ -157,9 +157,9 @@ class _GumbelStrategy(WeightSharingStrategy):
 
     def sum_alpha_gradients(self) -> None:
         """alpha's ``.grad`` summed over ranks (each rank's backward held its share of the loss)."""
-        alphas = [a for a in self.alpha.values() if a.grad is not None]
-        for a, g in zip(alphas, self.sum_over_ranks([a.grad for a in alphas if a.grad is not None])):
-            a.grad = g
+        grads = {c: a.grad for c, a in self.alpha.items() if a.grad is not None}
+        for c, g in zip(grads, self.sum_over_ranks(list(grads.values()))):
+            self.alpha[c].grad = g
 
     def probabilities(self) -> dict[str, torch.Tensor]:
         return {c: torch.softmax(a.detach(), dim=-1) for c, a in self.alpha.items()}
