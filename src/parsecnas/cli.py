@@ -23,7 +23,7 @@ from . import __version__
 from .config import ConfigError, load_config, to_dict
 from .data.files import ChecksumError
 from .run.checkpoint import CheckpointError
-from .run.distributed import RankError, from_env
+from .run.distributed import RankError, from_env, leave
 from .run.divergence import DivergedError
 from .run.lock import RunLockError
 from .run.resources import resolve_device
@@ -444,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             DivergedError, ChecksumError, ImportError, RankError) as err:
         print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        leave()  # the torchrun job, when this process joined one
 
 
 __all__ = ["build_parser", "main", "to_dict"]

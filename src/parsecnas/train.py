@@ -401,7 +401,8 @@ def train_seeds(
         results.append(train_genotype(genotype, replace(config, seed=seed), seed_dir,
                                       resume=resume and Run(seed_dir).exists(), progress=progress))
     summary = summarize(results)
-    Run(root).write_json("summary.json", summary)
+    if Distributed.current().is_main:  # each seed trained on every rank of a torchrun job; rank 0 writes
+        Run(root).write_json("summary.json", summary)
     return summary
 
 

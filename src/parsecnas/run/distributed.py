@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as tdist
 
-__all__ = ["Distributed", "RankError", "from_env"]
+__all__ = ["Distributed", "RankError", "from_env", "leave"]
 
 T = TypeVar("T")
 
@@ -220,3 +220,9 @@ def from_env(device: torch.device | None = None, timeout_s: float = 1800.0) -> D
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         tdist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(seconds=timeout_s))
     return Distributed.current()
+
+
+def leave() -> None:
+    """Leaves the job joined by :func:`from_env` (each rank, once its work is done); nothing when alone."""
+    if tdist.is_available() and tdist.is_initialized():
+        tdist.destroy_process_group()
