@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from _ranks import run_ranks
+from _ranks import forbid_writes_under, run_ranks
 
 from parsecnas.run.distributed import Distributed
 from parsecnas.search import DataConfig, NetConfig, SearchConfig, run_search
@@ -55,6 +55,8 @@ def _kill_after_first_epoch(run_dir) -> None:
 
 
 def _resume(d: Distributed, run_dir) -> None:
+    if not d.is_main:
+        forbid_writes_under(run_dir)
     run_search(CONFIG, run_dir, resume=True, progress=False, distributed=d)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import torch
-from _ranks import run_ranks
+from _ranks import forbid_writes_under, run_ranks
 
 from parsecnas.export import load_model
 from parsecnas.run.distributed import Distributed
@@ -18,6 +18,8 @@ CONFIG = TrainConfig(dataset="fashion-mnist-small", num_cells=3, channels=8, epo
 
 
 def _train(d: Distributed, run_dir, out) -> None:
+    if not d.is_main:
+        forbid_writes_under(run_dir)  # rank 0 alone writes the run directory
     result = train_genotype("DARTS_V2", CONFIG, run_dir, progress=False, distributed=d)
     (out / f"result-{d.rank}.json").write_text(json.dumps(result))
 
