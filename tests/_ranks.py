@@ -46,7 +46,10 @@ def forbid_writes_under(folder: Path) -> None:
     writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
     def inside(path: object) -> bool:
-        return isinstance(path, (str, bytes, os.PathLike)) and os.path.abspath(os.fsdecode(path)).startswith(root)
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            return False
+        full = os.path.abspath(os.fsdecode(path))
+        return full == root or full.startswith(root + os.sep)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "open" and inside(args[0]):

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 from _ranks import forbid_writes_under, run_ranks
@@ -54,10 +55,17 @@ def _kill_after_first_epoch(run_dir) -> None:
     proc.wait()
 
 
-def _resume(d: Distributed, run_dir) -> None:
+GDAS = replace(CONFIG, strategy="gdas", epochs=1, settings=None)
+
+
+def _resume_then_search_gdas(d: Distributed, run_dir, gdas_dir) -> None:
+    """Resumes the killed search, then runs a data-parallel GDAS search; rank 1 may write neither directory."""
     if not d.is_main:
         forbid_writes_under(run_dir)
+        forbid_writes_under(gdas_dir)
     run_search(CONFIG, run_dir, resume=True, progress=False, distributed=d)
+    result = run_search(GDAS, gdas_dir, progress=False, distributed=d)
+    (gdas_dir.parent / f"gdas-rank{d.rank}.txt").write_text(str(result.architecture))
 
 
 def test_a_killed_two_rank_search_resumes_on_two_ranks_or_one_to_the_single_process_result(tmp_path) -> None:
@@ -67,9 +75,11 @@ def test_a_killed_two_rank_search_resumes_on_two_ranks_or_one_to_the_single_proc
     logged = (killed / "metrics.jsonl").read_text().splitlines()
     assert 1 <= len(logged) < CONFIG.epochs  # it was stopped mid-way
     shutil.copytree(killed, tmp_path / "killed-copy")
-    run_ranks(_resume, 2, tmp_path, killed)
+    run_ranks(_resume_then_search_gdas, 2, tmp_path, killed, tmp_path / "gdas")
     on_one = run_search(CONFIG, tmp_path / "killed-copy", resume=True, progress=False, distributed=Distributed())
     for resumed in (run_search(CONFIG, killed, resume=True, progress=False), on_one):  # the first: finished
         assert resumed.architecture == full.architecture
         assert _close(_stable(resumed.metrics), _stable(full.metrics))
     assert (killed / "genotype.json").read_text() == (tmp_path / "one" / "genotype.json").read_text()
+    derived = [(tmp_path / f"gdas-rank{r}.txt").read_text() for r in (0, 1)]  # sharded batches, summed gradients
+    assert derived[0] == derived[1] and (tmp_path / "gdas" / "genotype.json").is_file()
