@@ -7,6 +7,7 @@ Any config field can be set with ``--key=value`` or ``--sub.key=value`` (values 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -25,8 +26,16 @@ if TYPE_CHECKING:
 # torch and the library load only once a command runs, so `parsecnas --help` and `--version` answer at once
 
 
-def _run_dir(kind: str, given: str | None) -> str:
-    return given or str(Path("runs") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+def _run_dir(kind: str, given: str | None, device: str = "auto") -> str:
+    """``given``, or a new time-stamped folder under ``runs/``: rank 0's name on every rank of a torchrun job
+    (joined here, on the config's device)."""
+    if given:
+        return given
+    from .run.distributed import from_env
+    from .run.resources import resolve_device
+
+    return from_env(resolve_device(device)).broadcast(
+        str(Path("runs") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"))
 
 
 def _overrides(extra: Sequence[str]) -> list[str]:
@@ -80,7 +89,7 @@ def cmd_search(args: argparse.Namespace, extra: Sequence[str]) -> int:
     config = load_config(SearchConfig, args.config, overrides, base=_resumed(SearchConfig, args))
     if args.print_config:
         return _print_config(config)
-    run_dir = args.run_dir = _run_dir("search", args.run_dir)  # named in the message of an interrupt
+    run_dir = args.run_dir = _run_dir("search", args.run_dir, config.device)  # named if interrupted
     result = run_search(config, run_dir, resume=args.resume, progress=not args.quiet)
     _print_search_summary(result)
     return 0
@@ -176,7 +185,7 @@ def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
               + f", batch {config.batch_size}; any field can be set with --key=value", flush=True)
     if args.ensemble is not None or args.ensemble_random or args.with_mode:
         return _train_ensemble(args, config)
-    run_dir = args.run_dir = _run_dir("train", args.run_dir)  # named in the message of an interrupt
+    run_dir = args.run_dir = _run_dir("train", args.run_dir, config.device)  # named if interrupted
     if args.seeds:
         summary = train_seeds(args.genotype, config, run_dir, args.seeds, resume=args.resume,
                               progress=not args.quiet)
@@ -565,6 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .data.files import ChecksumError
     from .run.checkpoint import CheckpointError
+    from .run.distributed import RankError, leave
     from .run.divergence import DivergedError
     from .run.lock import RunLockError
     from .run.rundir import RunError
@@ -572,10 +582,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)  # only the CLI touches the global RNG; library code uses its own generators
+    other_rank = os.environ.get("RANK", "0") != "0"  # under torchrun, rank 0 alone prints results
     try:
-        return int(args.func(args, extra))
+        with open(os.devnull, "w") if other_rank else contextlib.nullcontext(sys.stdout) as out:
+            with contextlib.redirect_stdout(out):
+                return int(args.func(args, extra))
     except (ConfigError, ValueError, FileNotFoundError, CheckpointError, RunError, RunLockError,
-            DivergedError, ChecksumError, ImportError) as err:
+            DivergedError, ChecksumError, ImportError, RankError) as err:
         print(f"parsecnas {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -586,6 +599,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the output went to a pipe that closed (`| head`): not an error of the command
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python's own recipe: no flush error at exit
         return 0
+    finally:
+        leave()  # the torchrun job, when this process joined one
 
 
 __all__ = ["build_parser", "main", "to_dict"]

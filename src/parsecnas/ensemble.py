@@ -35,6 +35,7 @@ from .distributions import CategoricalProduct
 from .evaluation import autocast_dtype, iter_logits, resolve_device, topk_accuracy
 from .export import load_model
 from .run import Run, RunError
+from .run.distributed import Distributed
 from .search import SearchConfig
 from .spaces import get_space, sample_uniform
 from .spaces.base import Space, choice_op
@@ -201,7 +202,8 @@ def train_ensemble(architectures: Sequence[Hashable], config: TrainConfig, run_d
     nets = _load_members([root / f"member-{i}" for i in range(len(genotypes))], device, config.channels_last)
     prediction = ensemble_probabilities(nets, test, config.channels_last, autocast_dtype(device, config.amp))
     summary = _summary(genotypes, results, prediction, config, mode_first)
-    Run(root).write_json("ensemble.json", summary)
+    if Distributed.current().is_main:  # under torchrun the members trained on every rank; rank 0 writes
+        Run(root).write_json("ensemble.json", summary)
     return summary
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .config import check_finite
+from .run.distributed import Distributed
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,15 @@ class WeightOptimizer:
     """SGD with momentum, weight decay, global-norm clipping and a per-epoch cosine schedule.
 
     Strategies call :meth:`zero_grad`, accumulate gradients, then :meth:`step`; the search loop calls
-    :meth:`end_epoch`.
+    :meth:`end_epoch`. With ``distributed`` ranks, :meth:`step` first sums the gradients over them: each rank's
+    backward passes hold its part of the step's loss (its share of the batch, or its share of PARSEC's samples),
+    so every rank clips and steps on the same gradient and the weights stay identical everywhere.
     """
 
-    def __init__(self, params: Iterable[nn.Parameter], config: WeightOptimConfig, epochs: int) -> None:
+    def __init__(self, params: Iterable[nn.Parameter], config: WeightOptimConfig, epochs: int,
+                 distributed: Distributed | None = None) -> None:
         self.config = config
+        self.distributed = distributed or Distributed()
         self.params = [p for p in params if p.requires_grad]
         self.sgd = torch.optim.SGD(self.params, lr=config.lr, momentum=config.momentum,
                                    weight_decay=config.weight_decay)
@@ -65,7 +70,9 @@ class WeightOptimizer:
         self.sgd.zero_grad(set_to_none=True)
 
     def step(self) -> float:
-        """Clips the accumulated gradient to ``grad_clip`` (global norm), steps, returns the norm before."""
+        """Sums the accumulated gradient over ranks, clips it to ``grad_clip`` (global norm), steps, returns the
+        norm before clipping."""
+        self.distributed.sum_gradients(self.params)
         norm = nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
         self.sgd.step()
         return float(norm)

@@ -28,6 +28,7 @@ from .evaluation import evaluate
 from .nets.seeded import seeded
 from .optim import WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
+from .run.distributed import Distributed, from_env
 from .run.divergence import check_finite_checkpoint, check_step_losses
 from .run.resources import resolve_device
 from .search_config import DataConfig, NetConfig, SearchConfig
@@ -92,6 +93,8 @@ class _Setup:
     benchmark: TableLookup
     settings: Any
     """The strategy's settings as it runs them (its schedule laid over the search)."""
+    dist: Distributed
+    """This process's rank: only rank 0 evaluates, writes and shows progress."""
 
 
 class TableLookup:
@@ -119,10 +122,11 @@ class TableLookup:
             return None
 
 
-def _setup(config: SearchConfig) -> _Setup:
-    device = resolve_device(config.device)
+def _setup(config: SearchConfig, dist: Distributed | None = None) -> _Setup:
+    dist = dist or Distributed()
+    device = dist.place(resolve_device(config.device))
     space = get_space(config.space)
-    ds = load_dataset(config.data.dataset, config.data.data_dir)
+    ds = dist.main_first(lambda: load_dataset(config.data.dataset, config.data.data_dir))  # rank 0 caches it
     if config.data.image_size is not None:
         ds = ds.resized(config.data.image_size)
     train_idx, search_idx = train_search_split(len(ds.train_labels), 1 - config.data.search_fraction,
@@ -140,9 +144,13 @@ def _setup(config: SearchConfig) -> _Setup:
     net = net.to(device, memory_format=layout)  # type: ignore[call-overload]
     settings = _with_schedule(config, len(train))
     strategy = create_strategy(config.strategy, space, settings, config.seed)
-    weights = WeightOptimizer(net.parameters(), config.weights, config.epochs)
+    strategy.distribute(dist)
+    if strategy.shards_batches:  # data-parallel: each rank its share of every batch
+        train.set_shard(dist.rank, dist.world_size)
+        search.set_shard(dist.rank, dist.world_size)
+    weights = WeightOptimizer(net.parameters(), config.weights, config.epochs, dist)
     return _Setup(space, ds, train, search, held_out, net, strategy, weights, device,
-                  TableLookup(space, config.data.dataset, config.data.data_dir), settings)
+                  TableLookup(space, config.data.dataset, config.data.data_dir), settings, dist)
 
 
 @dataclass
@@ -206,12 +214,17 @@ def evaluate_architecture(net: torch.nn.Module, arch: Any, loader: Loader, chann
 
 
 def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = False,
-               progress: bool = True) -> SearchResult:
+               progress: bool = True, distributed: Distributed | None = None) -> SearchResult:
     """Runs (or resumes) a weight-sharing search and writes its outputs into ``run_dir``.
 
     Everything that can refuse the config (space, strategy, data, ``init_from``) runs before the run
     directory is made. Resuming a finished run (all epochs, or stopped early by the strategy) runs nothing
     and returns its result.
+
+    Launched by ``torchrun`` (or with ``distributed`` given), every rank runs the search and the strategy
+    spreads its work over them (:meth:`~parsecnas.strategies.base.WeightSharingStrategy.distribute`); rank 0
+    alone locks and writes ``run_dir`` and shows progress; every rank returns the same result. The checkpoint
+    does not depend on the number of ranks, so a run resumes with any.
 
     Example:
         >>> from parsecnas.search import SearchConfig, NetConfig, run_search
@@ -220,25 +233,30 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         >>> result = run_search(cfg, "/tmp/parsecnas-doc-run", progress=False)  # doctest: +SKIP
     """
     check_space(config.strategy, get_space(config.space))  # before the run directory exists
+    dist = distributed or from_env(resolve_device(config.device))
     run = Run(run_dir)
-    with run.lock(resume=resume):  # held until the search ends: a second process on run_dir is refused
-        s = _setup(config)
+    with dist.main_context(lambda: run.lock(resume=resume)):  # held until the search ends, by rank 0
+        s = _setup(config, dist)
         if config.init_from:  # before the run is created: a warm start that cannot happen is an error, not a no-op
             warm_start(s.strategy, s.space, config.init_from)
         defaults = to_dict(SearchConfig(strategy=config.strategy))
         ran = to_dict(replace(config, settings=s.settings))  # what runs, the strategy's schedule included
-        created = run.create(ran, resume=resume, defaults=defaults, upgrade=lambda st: _upgraded(st, len(s.train)))
-        state = run.restore(limit=config.epochs, parts=_parts(s), numbers=("elapsed",)) if created else None
+        created = dist.on_main(lambda: run.create(ran, resume=resume, defaults=defaults,
+                                                  upgrade=lambda st: _upgraded(st, len(s.train))))
+        state = run.restore(limit=config.epochs, parts=_parts(s), numbers=("elapsed",),
+                            cut_log=dist.is_main) if created else None
         done = _Progress() if state is None else _Progress(int(state["epoch"]), float(state["elapsed"]),
                                                            bool(state.get("finished", False)))
         timer = Timer(offset=done.elapsed).start()
-        if progress and not done.finished:
+        if progress and dist.is_main and not done.finished:
             print(start_summary(config, s, run.path, done.epoch), flush=True)
         if not done.finished:
-            done = _search(config, run, s, done.epoch, timer, progress)
+            done = _search(config, run, s, done.epoch, timer, progress and dist.is_main)
         arch = s.strategy.derive()
-        if not (state is not None and state.get("finished") and run.path_of("search_cost.json").is_file()):
+        if dist.is_main and not (state is not None and state.get("finished")
+                                 and run.path_of("search_cost.json").is_file()):
             write_outputs(run, s, arch, timer.hours)
+        dist.barrier()  # every rank returns the metrics rank 0 finished writing
         return SearchResult(arch, run.path, run.metrics(), s.strategy, s.space)
 
 
@@ -301,16 +319,17 @@ def _search(config: SearchConfig, run: Run, s: _Setup, start_epoch: int, timer: 
     with ProgressBar(total=(config.epochs - start_epoch) * steps, desc=config.strategy, enabled=progress) as bar:
         for epoch in range(start_epoch, config.epochs):
             means = _epoch(config, run, s, steps, bar, epoch)
-            record = _record(config, s, means, epoch + 1, steps, timer)
             finished = epoch + 1 == config.epochs or s.strategy.should_stop()
             state = {"epoch": epoch + 1, "elapsed": timer.elapsed, "finished": finished, **_state(s)}
             check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
-            run.log(record)
-            bar.write(f"epoch {epoch + 1}: mode accuracy {record['mode_accuracy']:.4f}"
-                      + (f", entropy {record['entropy']:.2f}" if "entropy" in record else "")
-                      + (f", table test accuracy {record['table_test_accuracy']:.2f}"
-                         if "table_test_accuracy" in record else ""))
-            run.save_checkpoint(state)
+            if s.dist.is_main:  # the other ranks hold the same state and write nothing
+                record = _record(config, s, means, epoch + 1, steps, timer)
+                run.log(record)
+                bar.write(f"epoch {epoch + 1}: mode accuracy {record['mode_accuracy']:.4f}"
+                          + (f", entropy {record['entropy']:.2f}" if "entropy" in record else "")
+                          + (f", table test accuracy {record['table_test_accuracy']:.2f}"
+                             if "table_test_accuracy" in record else ""))
+                run.save_checkpoint(state)
             if finished:
                 return _Progress(epoch + 1, timer.elapsed, True)
     return _Progress(config.epochs, timer.elapsed, True)
@@ -321,8 +340,8 @@ def _epoch(config: SearchConfig, run: Run, s: _Setup, steps: int, bar: ProgressB
     s.net.train()
     means = EpochStats(s.strategy.min_metrics)
     for step in range(steps):
-        stats = s.strategy.step(s.net, s.weights, _layout(s.train.next_batch(), config.channels_last),
-                                _layout(s.search.next_batch(), config.channels_last))
+        stats = s.dist.mean_stats(s.strategy.step(s.net, s.weights, _layout(s.train.next_batch(), config.channels_last),
+                                                  _layout(s.search.next_batch(), config.channels_last)))
         check_step_losses(stats, run.path, epoch=epoch + 1, step=step + 1, last_good=epoch)
         means.add(stats)
         bar.update(1, epoch=f"{epoch + 1}/{config.epochs}", step=step + 1, loss=stats.get("loss", 0.0),

@@ -6,6 +6,12 @@ C = 36, batch 96, SGD 0.025 cosine, 600 epochs, cutout 16, drop path, auxiliary 
 0.1, 250 epochs). Each run writes ``result.json`` (top-1/top-5 test error, parameters, multiply-adds, training
 time, and the search cost of the run the genotype came from) and ``model.pt`` (see :mod:`parsecnas.export`);
 a killed run resumes from its per-epoch checkpoint to the same result.
+
+Under ``torchrun`` the network trains with ``DistributedDataParallel``: each rank takes its share of every batch
+of ``batch_size`` examples (the loader is sharded, each example once per epoch across ranks), so the global
+batch, the learning-rate schedule and the steps per epoch are those of one process. Batch norm stays plain
+(each rank normalises by its own share's statistics; ``DistributedDataParallel`` keeps rank 0's running
+statistics on every rank); see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from .nets import EvalNetwork, build_network, seeded
 from .optim import check_sgd_settings
 from .predict import Preprocess
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
+from .run.distributed import Distributed, from_env
 from .run.divergence import check_finite_checkpoint, check_step_losses
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
@@ -196,12 +203,14 @@ def _scheduler(sgd: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.l
 
 def train_genotype(
     genotype: Genotype | str | Path, config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
-    progress: bool = True,
+    progress: bool = True, distributed: Distributed | None = None,
 ) -> dict[str, Any]:
     """Trains ``genotype`` from scratch and returns (and writes to ``result.json``) its figures.
 
     ``genotype`` is a :class:`Genotype`, a published name, a genotype file or a search run directory (whose
-    search cost is then carried into the result). The trained network is saved as ``model.pt``.
+    search cost is then carried into the result). The trained network is saved as ``model.pt``. Under
+    ``torchrun`` (or with ``distributed`` given) every rank trains its share of each batch; rank 0 alone writes
+    ``run_dir`` and evaluates; every rank returns the result.
 
     Example:
         >>> cfg = TrainConfig(dataset="fashion-mnist-small", num_cells=3, channels=8, epochs=1)
@@ -209,9 +218,10 @@ def train_genotype(
     """
     provenance = search_provenance(genotype)
     genotype = resolve_genotype(genotype)
+    dist = distributed or from_env(resolve_device(config.device))
     run = Run(run_dir)
-    with run.lock(resume=resume):  # held until the training ends: a second process on run_dir is refused
-        return _train(genotype, provenance, config, run, resume, progress)
+    with dist.main_context(lambda: run.lock(resume=resume)):  # held by rank 0 until the training ends
+        return _train(genotype, provenance, config, run, resume, progress, dist)
 
 
 @dataclass
@@ -223,6 +233,9 @@ class _Training:
     train: Loader
     test: Loader
     net: EvalNetwork
+    forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+    """``net.forward_train``, through ``DistributedDataParallel`` when there are several ranks."""
+    dist: Distributed
     sgd: torch.optim.SGD
     schedule: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
@@ -247,11 +260,14 @@ class _Training:
                 "drop_path_generator": self.net.drop_path_generator.get_state()}
 
 
-def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.device) -> _Training:
-    ds = load_dataset(config.dataset, config.data_dir)
+def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.device,
+                    dist: Distributed | None = None) -> _Training:
+    dist = dist or Distributed()
+    ds = dist.main_first(lambda: load_dataset(config.dataset, config.data_dir))  # rank 0 caches it first
     train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout,
                                                                              config.crop_size, config.color_jitter),
                                 device=device, seed=config.seed)
+    train.set_shard(dist.rank, dist.world_size)
     net = _build(genotype, config, ds.num_classes, ds.in_channels)
     size = config.crop_size or ds.image_size
     params, macs = count_parameters(net), count_multiply_adds(net, (ds.in_channels, size, size))
@@ -261,33 +277,53 @@ def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.devic
     sgd = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    return _Training(device, train, evaluation_loader(ds, config, device), net, sgd, _scheduler(sgd, config),
+    forward = _data_parallel(net, dist) if dist.active else net.forward_train
+    return _Training(device, train, evaluation_loader(ds, config, device), net,
+                     torch.compile(forward) if config.compile else forward, dist, sgd, _scheduler(sgd, config),
                      scaler, amp_dtype, size, params, macs, Preprocess.of(ds, config.crop_size).to_dict())
 
 
+class _TrainForward(torch.nn.Module):
+    """``net.forward_train`` as a module's ``forward``, which ``DistributedDataParallel`` wraps."""
+
+    def __init__(self, net: EvalNetwork) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.net.forward_train(x)
+
+
+def _data_parallel(net: EvalNetwork, dist: Distributed) -> torch.nn.Module:
+    device = next(net.parameters()).device
+    ids = [device] if device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(_TrainForward(net), device_ids=ids)  # every step uses every
+    # parameter (drop path scales examples, it removes no op), so DDP need not search the graph for unused ones
+
+
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
-           progress: bool) -> dict[str, Any]:
-    device = resolve_device(config.device)  # before the run is created: a missing GPU is an error, not a run
-    resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
-                          defaults=to_dict(TrainConfig()), extendable=("epochs",))
-    t = _setup_training(genotype, config, device)
-    state = run.restore(limit=config.epochs, parts=t.loaders(), numbers=("elapsed",)) if resuming else None
+           progress: bool, dist: Distributed) -> dict[str, Any]:
+    device = dist.place(resolve_device(config.device))  # before the run is created: a missing GPU is an error
+    resuming = dist.on_main(lambda: run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
+                                               defaults=to_dict(TrainConfig()), extendable=("epochs",)))
+    t = _setup_training(genotype, config, device, dist)
+    state = run.restore(limit=config.epochs, parts=t.loaders(), numbers=("elapsed",),
+                        cut_log=dist.is_main) if resuming else None
     if state is not None:
         _stretch_schedule(t, config)
     start, elapsed = (0, 0.0) if state is None else (int(state["epoch"]), float(state["elapsed"]))
-    forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]] = (
-        torch.compile(t.net.forward_train) if config.compile else t.net.forward_train)
     steps = config.steps_per_epoch or len(t.train)
     timer = Timer(offset=elapsed).start()
-    with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress) as bar:
+    with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress and dist.is_main) as bar:
         for epoch in range(start, config.epochs):
-            mean_loss = _epoch(t, config, run, forward, epoch, steps, bar)
+            mean_loss = _epoch(t, config, run, epoch, steps, bar)
             state = {"epoch": epoch + 1, "elapsed": timer.elapsed, **t.state()}
             check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
-            run.log({"epoch": epoch + 1, "train_loss": mean_loss, "lr": t.sgd.param_groups[0]["lr"],
-                     "drop_path": t.net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
-            run.save_checkpoint(state)
-    return _finish(t, genotype, provenance, config, run, timer.hours)
+            if dist.is_main:  # rank 0's state is every rank's (DDP keeps weights and BN statistics in step)
+                run.log({"epoch": epoch + 1, "train_loss": mean_loss, "lr": t.sgd.param_groups[0]["lr"],
+                         "drop_path": t.net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
+                run.save_checkpoint(state)
+    return dist.on_main(lambda: _finish(t, genotype, provenance, config, run, timer.hours))
 
 
 def _stretch_schedule(t: _Training, config: TrainConfig) -> None:
@@ -303,21 +339,25 @@ def _stretch_schedule(t: _Training, config: TrainConfig) -> None:
     schedule._last_lr = [group["lr"] for group in t.sgd.param_groups]  # what get_last_lr() reports
 
 
-def _epoch(t: _Training, config: TrainConfig, run: Run,
-           forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]], epoch: int, steps: int,
-           bar: ProgressBar) -> float:
+def _epoch(t: _Training, config: TrainConfig, run: Run, epoch: int, steps: int, bar: ProgressBar) -> float:
     """One epoch of SGD steps (drop path ramped, AMP, clipping); the mean training loss. A non-finite loss
-    stops the run before its step is taken."""
+    stops the run before its step is taken. Distributed, each rank's loss counts by its share of the batch and
+    the logged loss is the mean over ranks."""
     t.net.train()
     t.net.drop_path_prob = config.drop_path * epoch / config.epochs
+    if t.dist.rank > 0:  # rank 0 draws from the checkpointed generator; the others from their own seeds
+        assert t.net.drop_path_generator is not None
+        t.net.drop_path_generator.manual_seed(config.seed + 1 + 7919 * (epoch * t.dist.world_size + t.dist.rank))
     total_loss = 0.0
     for step in range(steps):
         x, y = t.train.next_batch()
         with autocast(t.device, t.amp_dtype):
-            logits, aux = forward(to_layout(x, config.channels_last))
+            logits, aux = t.forward(to_layout(x, config.channels_last))
         loss = training_loss(logits, aux, y, config.auxiliary_weight, config.label_smoothing)
-        value = loss.item()
+        value = t.dist.mean_stats({"loss": loss.item()})["loss"]
         check_step_losses({"loss": value}, run.path, epoch=epoch + 1, step=step + 1, last_good=epoch)
+        if t.dist.active:  # DDP averages the ranks' gradients; this makes it the mean over the whole batch
+            loss = loss * (t.dist.share(len(y)) * t.dist.world_size)
         t.sgd.zero_grad(set_to_none=True)
         t.scaler.scale(loss).backward()
         t.scaler.unscale_(t.sgd)
@@ -381,7 +421,8 @@ def train_seeds(
         results.append(train_genotype(genotype, replace(config, seed=seed), seed_dir,
                                       resume=resume and Run(seed_dir).exists(), progress=progress))
     summary = summarize(results)
-    Run(root).write_json("summary.json", summary)
+    if Distributed.current().is_main:  # each seed trained on every rank of a torchrun job; rank 0 writes
+        Run(root).write_json("summary.json", summary)
     return summary
 
 

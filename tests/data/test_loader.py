@@ -219,3 +219,23 @@ def test_batches_are_the_same_on_cuda_and_cpu() -> None:
     for _ in range(4):
         (x1, y1), (x2, y2) = cpu.next_batch(), gpu.next_batch()
         assert x2.device.type == "cuda" and torch.allclose(x1, x2.cpu()) and torch.equal(y1, y2.cpu())
+
+
+def test_rank_shares_of_a_sharded_loader_make_up_the_single_loaders_batches() -> None:
+    ds = load_dataset("fashion-mnist-small")
+    config = LoaderConfig(batch_size=10, crop_padding=2, flip=True, cutout=4)
+    whole = Loader.from_dataset(ds, "train", range(25), config, seed=3)
+    shards = [Loader.from_dataset(ds, "train", range(25), config, seed=3) for _ in range(2)]
+    for rank, shard in enumerate(shards):
+        shard.set_shard(rank, 2)
+    for _ in range(4):  # past an epoch's end (25 examples: batches of 10, 10, 5)
+        x, y = whole.next_batch()
+        parts = [shard.next_batch() for shard in shards]
+        assert torch.equal(torch.cat([p[0] for p in parts]), x) and torch.equal(torch.cat([p[1] for p in parts]), y)
+    assert all(shard.state_dict()["rng_state"].equal(whole.state_dict()["rng_state"]) for shard in shards)
+
+
+def test_a_batch_that_leaves_a_rank_fewer_than_two_examples_is_refused() -> None:
+    loader = Loader.from_dataset(load_dataset("fashion-mnist-small"), "train", range(21), LoaderConfig(batch_size=10))
+    with pytest.raises(ValueError, match="a batch of 1 examples split over 2 ranks"):
+        loader.set_shard(0, 2)

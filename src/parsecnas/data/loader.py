@@ -6,6 +6,12 @@ does).
 All random draws come from one CPU ``torch.Generator`` owned by the loader, seeded from ``seed``, so a loader
 yields the same batches on every device, and :meth:`Loader.state_dict` resumes exactly, even mid-epoch.
 
+Sharded over the ranks of a distributed run (:meth:`Loader.set_shard`), every rank draws the same order and the
+same augmentation numbers for the whole batch, then gathers and augments only its contiguous share of it: the
+ranks' shares of a batch are exactly the batch a single process would see, each example comes once per epoch
+across ranks, and the loader's state (order, generator, position) does not depend on the number of ranks, so a
+run resumes with any.
+
 Example:
     >>> from parsecnas.data import Loader, LoaderConfig, load_dataset
     >>> ds = load_dataset("fashion-mnist-small")
@@ -33,6 +39,7 @@ from parsecnas.data.augment import (
     resized_crop,
 )
 from parsecnas.data.image_dataset import ImageDataset
+from parsecnas.run.distributed import Distributed
 
 __all__ = ["Loader", "LoaderConfig"]
 
@@ -154,6 +161,22 @@ class Loader:
         self._position = 0
         self._order: torch.Tensor | None = None
         self._epoch_rng_state: torch.Tensor | None = None
+        self._shard = Distributed()
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        """From the next batch on, yield only rank ``rank``'s contiguous share of each batch of ``world_size``
+        shares (see the module's docstring); ``(0, 1)``: whole batches.
+
+        Raises:
+            ValueError: some batch would leave a rank fewer than two examples (batch norm needs two).
+        """
+        shard = Distributed(rank, world_size)
+        smallest = min(self.config.batch_size, self.num_examples % self.config.batch_size or self.config.batch_size)
+        if world_size > 1 and smallest < 2 * world_size:
+            raise ValueError(f"a batch of {smallest} examples split over {world_size} ranks leaves a rank fewer "
+                             f"than 2 (batch_size={self.config.batch_size}, {self.num_examples} examples); pick a "
+                             "batch size (and, for the last batch, a split size) of at least 2 per rank")
+        self._shard = shard
 
     @classmethod
     def from_dataset(
@@ -223,50 +246,53 @@ class Loader:
         self._order = order.to(self.device)
 
     def _make_batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cfg, gen = self.config, self._generator
+        """The batch of ``index``, or this rank's share of it: random numbers are drawn for the whole batch
+        (``b`` rows) and cut to the share's ``rows``, so the shares of all ranks make up the whole batch."""
+        cfg, gen, b = self.config, self._generator, len(index)
+        span = self._shard.shard(b)
+        rows, index = slice(span.start, span.stop), index[span.start: span.stop]
         images = self.images.index_select(0, index)
-        b = images.shape[0]
         if cfg.resized_crop:
-            return self._resized_batch(images), self.labels.index_select(0, index)
+            return self._resized_batch(images, b, rows), self.labels.index_select(0, index)
         offsets = flips = None
         if cfg.crop_padding:
-            offsets = torch.randint(0, 2 * cfg.crop_padding + 1, (b, 2), generator=gen)
+            offsets = torch.randint(0, 2 * cfg.crop_padding + 1, (b, 2), generator=gen)[rows]
         if cfg.flip:
-            flips = torch.rand(b, generator=gen) < 0.5
+            flips = (torch.rand(b, generator=gen) < 0.5)[rows]
         if offsets is not None or flips is not None:
             images = crop_flip(images, cfg.crop_padding, offsets, flips)
-        floats = self._normalized(images)
+        floats = self._normalized(images, b, rows)
         if cfg.center_crop:
             floats = center_crop_resize(floats, cfg.center_crop)
-        return self._cutout(floats), self.labels.index_select(0, index)
+        return self._cutout(floats, b, rows), self.labels.index_select(0, index)
 
-    def _resized_batch(self, images: torch.Tensor) -> torch.Tensor:
-        b, _, h, w = images.shape
-        boxes = crop_boxes(b, h, w, self._generator)
-        flips = torch.rand(b, generator=self._generator) < 0.5 if self.config.flip else None
-        floats = self._normalized(images)
-        return self._cutout(resized_crop(floats, boxes, self.config.resized_crop, flips))
+    def _resized_batch(self, images: torch.Tensor, b: int, rows: slice) -> torch.Tensor:
+        _, _, h, w = images.shape
+        boxes = crop_boxes(b, h, w, self._generator)[rows]
+        flips = (torch.rand(b, generator=self._generator) < 0.5)[rows] if self.config.flip else None
+        floats = self._normalized(images, b, rows)
+        return self._cutout(resized_crop(floats, boxes, self.config.resized_crop, flips), b, rows)
 
-    def _normalized(self, images: torch.Tensor) -> torch.Tensor:
+    def _normalized(self, images: torch.Tensor, b: int, rows: slice) -> torch.Tensor:
         """uint8 to normalised float32, colour-jittered first (in ``[0, 1]``) when the config asks for it."""
         j = self.config.color_jitter
         if not j:
             return images.to(torch.float32).mul_(self._scale).add_(self._shift)
         if images.shape[1] != 3:
             raise ValueError(f"color_jitter needs RGB images; these have {images.shape[1]} channels")
-        b, gen = images.shape[0], self._generator
+        gen = self._generator
         factors = torch.cat([torch.empty(b, 3).uniform_(1 - j, 1 + j, generator=gen),
-                             torch.empty(b, 1).uniform_(-j / 2, j / 2, generator=gen)], dim=1)
+                             torch.empty(b, 1).uniform_(-j / 2, j / 2, generator=gen)], dim=1)[rows]
         jittered = color_jitter(images.to(torch.float32).div_(255.0), factors)
         return jittered.mul_(self._scale * 255.0).add_(self._shift)
 
-    def _cutout(self, floats: torch.Tensor) -> torch.Tensor:
+    def _cutout(self, floats: torch.Tensor, b: int, rows: slice) -> torch.Tensor:
         if not self.config.cutout:
             return floats
-        b, _, h, w = floats.shape
+        _, _, h, w = floats.shape
         gen = self._generator
         centers = torch.stack([torch.randint(0, h, (b,), generator=gen), torch.randint(0, w, (b,), generator=gen)],
-                              dim=1)
+                              dim=1)[rows]
         return floats.mul_(cutout_mask(floats.shape, self.config.cutout, centers.to(self.device)))
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Run directories: resolved config, metrics log, atomic checkpoints, progress and resource accounting."""
+"""Run directories: resolved config, metrics log, atomic checkpoints, progress and resource accounting; where a
+process stands among the ranks of a torchrun job (:class:`Distributed`)."""
 
 from __future__ import annotations
 
 from parsecnas.run.atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from parsecnas.run.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from parsecnas.run.distributed import Distributed, RankError, from_env
 from parsecnas.run.lock import RunLock, RunLockError
 from parsecnas.run.metrics import MetricsError, MetricsLog
 from parsecnas.run.progress import ProgressBar
@@ -15,9 +17,11 @@ __all__ = [
     "CONFIG_FILE",
     "METRICS_FILE",
     "CheckpointError",
+    "Distributed",
     "MetricsError",
     "MetricsLog",
     "ProgressBar",
+    "RankError",
     "Run",
     "RunError",
     "RunLock",
@@ -27,6 +31,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "device_name",
+    "from_env",
     "load_checkpoint",
     "peak_gpu_mb",
     "peak_rss_mb",

@@ -205,7 +205,7 @@ class Run:
     def restore(self, name: str = CHECKPOINT_FILE, key: str = "epoch",
                 map_location: str | torch.device = "cpu", *, limit: int | None = None,
                 parts: Mapping[str, Callable[[Any], object]] | None = None,
-                numbers: Sequence[str] = ()) -> dict[str, Any] | None:
+                numbers: Sequence[str] = (), cut_log: bool = True) -> dict[str, Any] | None:
         """Load and validate the checkpoint, load it into ``parts``, then cut the metrics log back to it.
 
         Records whose ``key`` exceeds the checkpoint's ``state[key]`` were written after it and are dropped;
@@ -220,6 +220,8 @@ class Run:
             parts: ``{entry: load}``: each entry is required and loaded with its function (e.g.
                 ``net.load_state_dict``); one that does not fit is a CheckpointError naming it.
             numbers: entries that must be finite numbers >= 0 (e.g. ``elapsed``).
+            cut_log: cut the metrics log; ``False`` reads only (the ranks of a distributed run other than
+                rank 0, which never write).
 
         Returns:
             The checkpoint state, or None if the run has none yet (start from scratch).
@@ -229,12 +231,14 @@ class Run:
         """
         state = self.load_checkpoint(name, map_location)
         if state is None:
-            self.truncate_metrics(-math.inf, key)
+            if cut_log:
+                self.truncate_metrics(-math.inf, key)
             return None
         path, parts = self.path_of(name), parts or {}
         step = check_resume_state(state, path, key, limit=limit, required=tuple(parts), numbers=numbers)
         load_parts(state, path, parts)
-        self.truncate_metrics(float(step), key)
+        if cut_log:
+            self.truncate_metrics(float(step), key)
         return state
 
     # ---------------------------------------------------------------------------------------- outputs

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..optim import WeightOptimizer
+from ..run.distributed import Distributed
 from ..spaces.base import Space
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -41,6 +42,32 @@ class WeightSharingStrategy(ABC):
     name: str = ""
     min_metrics: tuple[str, ...] = ()
     """Step statistics whose per-epoch minimum is logged too (as ``{key}_min``), beside the mean."""
+    distributed: Distributed = Distributed()
+    """The ranks this strategy's steps are spread over (rank 0 of 1 unless the loop calls :meth:`distribute`)."""
+
+    def distribute(self, distributed: Distributed) -> None:
+        """Spreads the steps over ``distributed``'s ranks. The default is data-parallel: every rank steps on its
+        share of each batch (:attr:`shards_batches`), scales its losses by :meth:`share`, and the gradients of
+        the weights (by the weight optimiser) and of the belief (:meth:`sum_over_ranks`) are summed, so every
+        rank holds the same weights and the same belief after each step."""
+        self.distributed = distributed
+
+    @property
+    def shards_batches(self) -> bool:
+        """Whether the loop hands each rank only its share of every batch (data-parallel, the default)."""
+        return True
+
+    def share(self, batch: Batch) -> float:
+        """This rank's part of the batch the ranks share (1 when alone): a rank's mean loss times its share is
+        its term of the mean over the whole batch."""
+        return self.distributed.share(len(batch[1]))
+
+    def sum_over_ranks(self, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """``tensors`` summed over ranks (gradients of the belief, each rank's term already scaled by its
+        share); the tensors themselves when alone."""
+        out = [t.detach().clone() for t in tensors] if self.distributed.active else list(tensors)
+        self.distributed.sum_(out)
+        return out
 
     @abstractmethod
     def step(self, net: nn.Module, weights: WeightOptimizer, train: Batch, search: Batch) -> dict[str, float]:

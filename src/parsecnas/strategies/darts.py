@@ -135,22 +135,27 @@ def _axpy(params: Sequence[torch.Tensor], scale: float, directions: Sequence[tor
         p.add_(d, alpha=scale)
 
 
+Reduce = Callable[[list[torch.Tensor]], list[torch.Tensor]]
+
+
 def finite_difference_hvp(train_loss: Closure, params: Sequence[torch.Tensor], alphas: Sequence[torch.Tensor],
-                          vector: Sequence[torch.Tensor], r: float = 0.01) -> list[torch.Tensor]:
+                          vector: Sequence[torch.Tensor], r: float = 0.01, reduce: Reduce = list
+                          ) -> list[torch.Tensor]:
     """(grad_alpha L(w + eps v) - grad_alpha L(w - eps v)) / (2 eps) with eps = r / ||v||: the mixed second
     derivative grad^2_{alpha, w} L(w, alpha) applied to ``vector`` (DARTS eq. 8), without double backward.
 
     ``train_loss`` evaluates L at the current values of ``params``, which are moved in place and left at
-    w (up to rounding; callers that need w bit-exactly restore it themselves).
+    w (up to rounding; callers that need w bit-exactly restore it themselves). ``reduce`` turns each gradient
+    into the whole batch's (the sum over ranks of their terms; the identity when alone).
     """
     norm = float(torch.stack([v.double().square().sum() for v in vector]).sum().sqrt())
     if norm == 0.0:
         return [torch.zeros_like(a) for a in alphas]
     eps = r / norm
     _axpy(params, eps, vector)
-    plus = _grad(train_loss(), alphas)
+    plus = reduce(_grad(train_loss(), alphas))
     _axpy(params, -2 * eps, vector)
-    minus = _grad(train_loss(), alphas)
+    minus = reduce(_grad(train_loss(), alphas))
     _axpy(params, eps, vector)
     return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
 
@@ -158,14 +163,15 @@ def finite_difference_hvp(train_loss: Closure, params: Sequence[torch.Tensor], a
 def unrolled_arch_gradient(train_loss: Closure, val_loss: Closure, params: Sequence[torch.Tensor],
                            alphas: Sequence[torch.Tensor], xi: float,
                            offsets: Sequence[torch.Tensor] | None = None,
-                           r: float = 0.01) -> tuple[list[torch.Tensor], float]:
+                           r: float = 0.01, reduce: Reduce = list) -> tuple[list[torch.Tensor], float]:
     """DARTS's second-order architecture gradient (eq. 7) and the unrolled search loss L_val(w', alpha).
 
     w' = w - xi * (grad_w L_train(w, alpha) + offsets); the gradient is grad_alpha L_val(w', alpha) -
     xi * grad^2_{alpha, w} L_train(w, alpha) grad_w' L_val(w', alpha), its second term by
     :func:`finite_difference_hvp`. ``offsets`` (constant in alpha, so the formula is unchanged) lets the virtual
     step follow the optimiser, as the DARTS code does: weight decay * w + momentum * momentum buffer.
-    ``params`` are modified in place while this runs and restored exactly before it returns.
+    ``params`` are modified in place while this runs and restored exactly before it returns. ``reduce`` makes
+    every gradient the whole batch's (see :func:`finite_difference_hvp`).
 
     Example:
         >>> w, a = torch.tensor([1.0], requires_grad=True), torch.tensor([0.5], requires_grad=True)
@@ -174,18 +180,18 @@ def unrolled_arch_gradient(train_loss: Closure, val_loss: Closure, params: Seque
         0.8
     """
     backup = [p.detach().clone() for p in params]
-    step = _grad(train_loss(), params)
+    step = reduce(_grad(train_loss(), params))
     if offsets is not None:
         step = [g + o for g, o in zip(step, offsets)]
     try:
         _axpy(params, -xi, step)
         val = val_loss()
-        grads = _grad(val, [*alphas, *params])
+        grads = reduce(_grad(val, [*alphas, *params]))
         d_alpha, d_w = grads[: len(alphas)], grads[len(alphas):]
         with torch.no_grad():
             for p, b in zip(params, backup):
                 p.copy_(b)
-        hvp = finite_difference_hvp(train_loss, params, alphas, d_w, r)
+        hvp = finite_difference_hvp(train_loss, params, alphas, d_w, r, reduce)
     finally:
         with torch.no_grad():
             for p, b in zip(params, backup):
@@ -293,28 +299,33 @@ class Darts(WeightSharingStrategy):
         weights.zero_grad()
         fixed = mixing_for(train[0], {c: w.detach() for c, w in self.weights().items()}, self.active)
         loss = training_loss(net, fixed, train)
-        loss.backward()
+        (self.share(train) * loss).backward()
         grad_norm = weights.step()
         self.steps += 1
         return {"loss": loss.item(), "search_loss": val, "grad_norm": grad_norm}
 
     def arch_step(self, net: nn.Module, weights: WeightOptimizer, train: Batch, search: Batch) -> float:
-        """One Adam step on alpha (first- or second-order gradient, plus the zero-one loss); the search loss."""
+        """One Adam step on alpha (first- or second-order gradient, plus the zero-one loss); the search loss.
+        Distributed, each rank's losses count by its share of the batch and every gradient is summed over
+        ranks."""
         alphas = list(self.alpha.values())
+        search_share, train_share = self.share(search), self.share(train)
 
         def val_loss() -> torch.Tensor:
-            loss = search_loss(net, mixing_for(search[0], self.weights(), self.active), search)
+            loss = search_share * search_loss(net, mixing_for(search[0], self.weights(), self.active), search)
             return loss if self.latency is None else loss * self.latency.factor(self.weights()).to(loss.dtype)
 
         if self.config.order == 1:
             loss = val_loss()
-            grads, val = _grad(loss, alphas), loss.item()
+            grads, val = self.sum_over_ranks(_grad(loss, alphas)), loss.item()
         else:
             def train_loss() -> torch.Tensor:
-                return training_loss(net, mixing_for(train[0], self.weights(), self.active), train)
+                return train_share * training_loss(net, mixing_for(train[0], self.weights(), self.active), train)
 
             grads, val = unrolled_arch_gradient(train_loss, val_loss, weights.params, alphas, weights.lr,
-                                                optimizer_offsets(weights), self.config.fd_scale)
+                                                optimizer_offsets(weights), self.config.fd_scale,
+                                                self.sum_over_ranks)
+        val /= search_share
         if self.config.zero_one_weight > 0:
             extra = _grad(self.config.zero_one_weight * zero_one_loss(alphas), alphas)
             grads = [g + e for g, e in zip(grads, extra)]

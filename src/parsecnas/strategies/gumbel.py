@@ -163,6 +163,12 @@ class _GumbelStrategy(WeightSharingStrategy):
         c = self.config
         return temperature(self.steps, c.total_steps, c.tau_max, c.tau_min, c.anneal)
 
+    def sum_alpha_gradients(self) -> None:
+        """alpha's ``.grad`` summed over ranks (each rank's backward held its share of the loss)."""
+        grads = {c: a.grad for c, a in self.alpha.items() if a.grad is not None}
+        for c, g in zip(grads, self.sum_over_ranks(list(grads.values()))):
+            self.alpha[c].grad = g
+
     def probabilities(self) -> dict[str, torch.Tensor]:
         return {c: torch.softmax(a.detach(), dim=-1) for c, a in self.alpha.items()}
 
@@ -230,13 +236,14 @@ class Gdas(_GumbelStrategy):
         weights.zero_grad()
         one_hot = {c: m.to(train[0].dtype) for c, m in active.items()}
         loss = training_loss(net, mixing_for(train[0], one_hot, active), train)
-        loss.backward()
+        (self.share(train) * loss).backward()
         grad_norm = weights.step()
         self.arch_optimizer.zero_grad(set_to_none=True)
         w, active = self.sample(tau)
         val = search_loss(net, mixing_for(search[0], w, active), search)
         objective = val if self.latency is None else val * self.latency.factor(w).to(val.dtype)
-        grads = torch.autograd.grad(objective, list(self.alpha.values()), allow_unused=True, materialize_grads=True)
+        grads = self.sum_over_ranks(torch.autograd.grad(self.share(search) * objective, list(self.alpha.values()),
+                                                        allow_unused=True, materialize_grads=True))
         for a, g in zip(self.alpha.values(), grads):
             a.grad = g
         self.arch_optimizer.step()
@@ -279,8 +286,9 @@ class Snas(_GumbelStrategy):
         self.arch_optimizer.zero_grad(set_to_none=True)
         ce = training_loss(net, mixing_for(train[0], sample, {}), train)
         resource = self.expected_cost(net, sample)
-        (ce + self.config.resource_weight * resource).backward()
+        (self.share(train) * (ce + self.config.resource_weight * resource)).backward()
         grad_norm = weights.step()
+        self.sum_alpha_gradients()
         self.arch_optimizer.step()
         self.steps += 1
         return {"loss": ce.item(), "resource": resource.item(), "grad_norm": grad_norm, "tau": tau}

@@ -112,6 +112,11 @@ class ParsecConfig(Scheduled):
         cost_weight: the penalty's weight, or the multiplier's step size.
         cost_setting: the space's network setting that ``params`` / ``madds`` are counted on (its default
             evaluation network, ``cifar10``, when ``None``).
+        parallel: how a distributed run (``torchrun``) spreads a step over its N ranks. ``samples``: every rank
+            draws the same K architectures, takes the whole batches, and runs the likelihoods and training
+            passes of its share of the K (the same step as one process, N times faster at best). ``data``: every
+            rank runs all K samples on its share of each batch (the search likelihoods and gradients summed over
+            ranks). ``auto``: ``samples`` when K >= N, else ``data``. One process ignores it.
         epochs, steps_per_epoch: the search's schedule (set by the search loop): the warm-up fraction and the
             per-epoch diagnostics use it.
     """
@@ -137,6 +142,7 @@ class ParsecConfig(Scheduled):
     cost_method: Literal["penalty", "lagrangian"] = "penalty"
     cost_weight: float = 1.0
     cost_setting: str | None = None
+    parallel: Literal["auto", "samples", "data"] = "auto"
     epochs: int = 1
     steps_per_epoch: int = 1
 
@@ -170,6 +176,8 @@ class ParsecConfig(Scheduled):
              f"a cost budget needs cost_target > 0 (in the cost's unit), got {self.cost_target}"),
             (self.cost_method in METHODS, f"cost_method must be one of {METHODS}, got {self.cost_method!r}"),
             (self.cost_weight >= 0, f"cost_weight must be >= 0, got {self.cost_weight}"),
+            (self.parallel in ("auto", "samples", "data"),
+             f"parallel must be 'auto', 'samples' or 'data', got {self.parallel!r}"),
             (self.epochs >= 1 and self.steps_per_epoch >= 1,
              f"epochs and steps_per_epoch must be >= 1, got {self.epochs}, {self.steps_per_epoch}"),
         ]
@@ -261,6 +269,21 @@ class Parsec(WeightSharingStrategy):
             self.distribution.restrict(~excluded)
 
     @property
+    def splits_samples(self) -> bool:
+        """Whether each rank runs a share of the K samples on whole batches (``parallel``: ``samples``, or
+        ``auto`` with K >= ranks) rather than all K samples on a share of each batch."""
+        mode = self.config.parallel
+        return mode == "samples" or (mode == "auto" and self.config.samples >= self.distributed.world_size)
+
+    @property
+    def shards_batches(self) -> bool:
+        return not self.splits_samples
+
+    def _mine(self, k: int) -> range:
+        """The samples (of ``k``) this rank evaluates and trains on."""
+        return self.distributed.shard(k) if self.splits_samples else range(k)
+
+    @property
     def warming_up(self) -> bool:
         return self.steps_done < int(self.config.warmup_steps or 0)
 
@@ -294,12 +317,10 @@ class Parsec(WeightSharingStrategy):
     def step(self, net: nn.Module, weights: WeightOptimizer, train: Batch, search: Batch) -> dict[str, float]:
         warming_up = self.warming_up
         choices, archs, log_ratio = self.propose(self.num_samples())
-        if warming_up:
-            log_lik = torch.zeros(len(archs))
-        else:
-            with torch.no_grad():
-                log_lik = torch.stack([batch_log_likelihood(net, arch, search) for arch in archs])
-        w = self.weigh(log_lik, search[1].numel(), log_ratio)
+        examples = search[1].numel() if self.splits_samples else int(self.distributed.all_sum(
+            torch.tensor([search[1].numel()])))
+        log_lik = torch.zeros(len(archs)) if warming_up else self.log_likelihoods(net, archs, search)
+        w = self.weigh(log_lik, examples, log_ratio)
         if self.config.train_on == "uniform":
             r = max(1, int(self.config.train_samples or 0))
             _, trained = self.sample_uniform(r)
@@ -311,9 +332,20 @@ class Parsec(WeightSharingStrategy):
         stats = {"loss": loss, "ess": effective_sample_size(w), "passes": passes / len(archs),
                  "samples": float(len(archs)), "grad_norm": grad_norm}
         if not warming_up:
-            stats["search_nll"] = float(-(w * log_lik).sum() / search[1].numel())
+            stats["search_nll"] = float(-(w * log_lik).sum() / examples)
             stats.update(self._op_mix(choices[int(w.argmax())], "win_"))
         return stats
+
+    @torch.no_grad()
+    def log_likelihoods(self, net: nn.Module, archs: list[Any], search: Batch) -> torch.Tensor:
+        """(K,) summed search-batch log-likelihood of each sample, no graph kept. Distributed, each rank
+        evaluates its share of the samples and they are all-gathered (``samples``), or each rank evaluates all
+        of them on its share of the batch and they are summed (``data``); every rank gets the same K values."""
+        if not self.splits_samples:
+            return self.distributed.all_sum(torch.stack([batch_log_likelihood(net, a, search) for a in archs]))
+        mine = [batch_log_likelihood(net, archs[k], search) for k in self._mine(len(archs))]
+        local = torch.stack(mine) if mine else torch.zeros(0, device=search[1].device)
+        return self.distributed.gather(local, len(archs))
 
     def weigh(self, log_lik: torch.Tensor, batch_size: int, log_ratio: torch.Tensor | None = None) -> torch.Tensor:
         """Importance weights of K samples from their summed search-batch log-likelihoods (equal in warm-up)."""
@@ -343,16 +375,19 @@ class Parsec(WeightSharingStrategy):
         and the gradient norm. c = w (``train_samples`` 0 or ``resample`` off), or resampled counts / R (unbiased
         for w)."""
         coefficients = self.training_coefficients(w) if resample else w
+        scale = 1.0 if self.splits_samples else self.share(train)
         weights.zero_grad()
         loss, passes = 0.0, 0
-        for k, arch in enumerate(archs):
+        for k in self._mine(len(archs)):
             if coefficients[k] <= self.config.min_weight:
                 continue
-            sample_loss = training_loss(net, arch, train)
-            (coefficients[k] * sample_loss).backward()
+            sample_loss = training_loss(net, archs[k], train)
+            (coefficients[k] * scale * sample_loss).backward()
             loss += float(coefficients[k]) * sample_loss.item()
             passes += 1
-        return loss, passes, weights.step()
+        if self.splits_samples and self.distributed.active:  # each rank ran its share of the passes
+            loss, passes = self.distributed.all_sum(torch.tensor([loss, passes], dtype=torch.float64)).tolist()
+        return loss, int(passes), weights.step()
 
     def training_coefficients(self, w: torch.Tensor) -> torch.Tensor:
         """How much each sample's training loss counts in the weight step: w itself, or R multinomial draws

@@ -135,16 +135,18 @@ class Xnas(WeightSharingStrategy):
         self.update(rewards)
         weights.zero_grad()
         loss = training_loss(net, mixing_for(train[0], self.weights(), self.active), train)
-        loss.backward()
+        (self.share(train) * loss).backward()
         grad_norm = weights.step()
         return {"loss": loss.item(), "search_loss": val, "grad_norm": grad_norm, "reward_bound": self.bound,
                 "surviving_ops": float(self.surviving())}
 
     def rewards(self, net: nn.Module, search: Batch) -> tuple[dict[str, torch.Tensor], float]:
-        """R = -dL_val/dw for every op's mixing weight (0 for wiped ops), and the search loss."""
+        """R = -dL_val/dw for every op's mixing weight (0 for wiped ops), and the search loss (distributed: the
+        whole batch's R, summed over the ranks' shares)."""
         mix = {c: w.detach().requires_grad_() for c, w in self.weights().items()}
         loss = search_loss(net, mixing_for(search[0], mix, self.active), search)
-        grads = torch.autograd.grad(loss, list(mix.values()), allow_unused=True, materialize_grads=True)
+        grads = self.sum_over_ranks(torch.autograd.grad(self.share(search) * loss, list(mix.values()),
+                                                        allow_unused=True, materialize_grads=True))
         return {c: -g.detach().cpu().float() * self.active[c] for c, g in zip(mix, grads)}, loss.item()
 
     def update(self, rewards: dict[str, torch.Tensor]) -> None:

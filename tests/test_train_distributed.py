@@ -1,0 +1,59 @@
+"""Training from scratch on 2 gloo ranks (DDP over the sharded loader) equals one process training on the
+combined batches, when that process, like the ranks, normalises each half of a batch by its own statistics."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from _ranks import forbid_writes_under, run_ranks
+
+from parsecnas.export import load_model
+from parsecnas.run.distributed import Distributed
+from parsecnas.spaces.genotype import resolve_genotype
+from parsecnas.train import TrainConfig, _setup_training, train_genotype, training_loss
+
+CONFIG = TrainConfig(dataset="fashion-mnist-small", num_cells=3, channels=8, epochs=2, steps_per_epoch=3,
+                     batch_size=16, cutout=0, drop_path=0.0, device="cpu", lr=0.1)
+
+
+def _train(d: Distributed, run_dir, out) -> None:
+    if not d.is_main:
+        forbid_writes_under(run_dir)  # rank 0 alone writes the run directory
+    result = train_genotype("DARTS_V2", CONFIG, run_dir, progress=False, distributed=d)
+    (out / f"result-{d.rank}.json").write_text(json.dumps(result))
+
+
+def _reference() -> tuple[dict[str, torch.Tensor], list[float]]:
+    """One process, each batch's two halves through the network separately, their losses weighted by size."""
+    t = _setup_training(resolve_genotype("DARTS_V2"), CONFIG, torch.device("cpu"))
+    lrs = []
+    for _ in range(CONFIG.epochs):
+        t.net.train()
+        for _ in range(CONFIG.steps_per_epoch or 0):
+            x, y = t.train.next_batch()
+            t.sgd.zero_grad(set_to_none=True)
+            for rows in (Distributed(r, 2).shard(len(y)) for r in range(2)):
+                part = slice(rows.start, rows.stop)
+                logits, aux = t.net.forward_train(x[part].contiguous(memory_format=torch.channels_last))
+                (training_loss(logits, aux, y[part], CONFIG.auxiliary_weight) * len(rows) / len(y)).backward()
+            torch.nn.utils.clip_grad_norm_(t.net.parameters(), CONFIG.grad_clip)
+            t.sgd.step()
+        t.schedule.step()
+        lrs.append(t.sgd.param_groups[0]["lr"])  # as logged: the rate the next epoch will take
+    return {k: v for k, v in t.net.state_dict().items() if "running" not in k and "num_batches" not in k}, lrs
+
+
+def test_two_ranks_train_as_one_process_on_the_combined_batch(tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    run_ranks(_train, 2, tmp_path, run_dir, tmp_path)
+    expected, lrs = _reference()
+    trained = load_model(run_dir).state_dict()
+    assert max(float((trained[k] - v).abs().max()) for k, v in expected.items()) < 1e-5
+    initial = _setup_training(resolve_genotype("DARTS_V2"), CONFIG, torch.device("cpu")).net.state_dict()
+    assert max(float((trained[k] - initial[k]).abs().max()) for k in expected) > 1e-3  # it did train
+    assert [r["lr"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())] == lrs
+    r0, r1 = (json.loads((tmp_path / f"result-{r}.json").read_text()) for r in (0, 1))
+    assert r0 == r1 and 0 <= r0["test_accuracy"] <= 1  # every rank returns rank 0's result
+    assert sorted(p.name for p in run_dir.iterdir()) == [".lock", "checkpoint.pt", "config.yaml", "metrics.jsonl",
+                                                         "model.pt", "result.json"]
