@@ -22,6 +22,7 @@ import torch
 
 from .config import ConfigError, from_dict, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search_split
+from .data.split import split_held_out as split_held_out  # re-exported: its old home
 from .estimators.tabular import table_record
 from .evaluation import evaluate
 from .nets.seeded import seeded
@@ -170,19 +171,6 @@ def load_trained_supernet(config: SearchConfig, run_dir: str | Path) -> TrainedS
     return TrainedSupernet(s.space, s.net, s.held_out, config.channels_last)
 
 
-def split_held_out(search_indices: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sets ``min(n, len / 5)`` seeded random search-split indices apart: ``(held_out, rest)``, both sorted.
-
-    The derived architecture's accuracy is measured on the held-out part, which neither the weights (train
-    split) nor the architecture belief (the rest of the search split) are fitted on. Random, not the first
-    ``n``: datasets stored class by class (image folders, the CIFAR JPEG archive) would otherwise be measured
-    on one class.
-    """
-    n = max(1, min(n, len(search_indices) // 5))
-    order = torch.randperm(len(search_indices), generator=torch.Generator().manual_seed(seed + 12345))
-    return search_indices[order[:n]].sort().values, search_indices[order[n:]].sort().values
-
-
 def _with_schedule(config: SearchConfig, batches_per_epoch: int) -> Any:
     """The strategy's settings laid out over the search (a :class:`~parsecnas.strategies.base.Scheduled`
     config), so temperature annealing, wipeout and op-set shrinking span the actual search."""
@@ -232,7 +220,8 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
                                                            bool(state.get("finished", False)))
         timer = Timer(offset=done.elapsed).start()
         if not done.finished:
-            done = _search(config, run, s, done.epoch, timer, progress)
+            with run.tracking(config.tracking):  # mirrors of metrics.jsonl (csv, tensorboard, mlflow)
+                done = _search(config, run, s, done.epoch, timer, progress)
         arch = s.strategy.derive()
         if not (state is not None and state.get("finished") and run.path_of("search_cost.json").is_file()):
             write_outputs(run, s, arch, timer.hours)

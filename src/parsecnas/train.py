@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
 from .config import ConfigError, check_finite, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset
+from .data.split import split_held_out
 from .estimators.cost import count_multiply_adds, count_parameters
 from .evaluation import autocast, autocast_dtype, evaluate, resolve_device, to_layout
 from .evaluation import iter_logits as iter_logits  # re-exported: their old home
@@ -29,6 +30,7 @@ from .nets import EvalNetwork, build_network, seeded
 from .optim import check_sgd_settings
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
+from .run.tracking import tracking_names
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
@@ -55,6 +57,13 @@ class TrainConfig:
             the central 87.5% of each image resized to it.
         color_jitter: brightness/contrast/saturation jitter ``[1 - j, 1 + j]`` and hue ``[-j/2, j/2]`` on RGB
             training images (ImageNet protocol: 0.4); 0: off.
+        validation: what the accuracy logged after every epoch is measured on: ``held_out`` (``val_accuracy``:
+            ``val_examples`` seeded random training images set apart and never trained on), ``test``
+            (``test_accuracy``: the test set, as the DARTS code does; the whole training set trains) or ``off``.
+        val_examples: training images set apart for ``held_out`` validation (at most a fifth of them).
+        tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
+            (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
+            (``mlruns/``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
     """
 
     dataset: str = "cifar10"
@@ -84,9 +93,15 @@ class TrainConfig:
     eval_batch_size: int = 256
     crop_size: int = 0
     color_jitter: float = 0.0
+    validation: Literal["held_out", "test", "off"] = "held_out"
+    val_examples: int = 5000
+    tracking: tuple[str, ...] | str = ()
 
     def __post_init__(self) -> None:
         check_finite(self)
+        object.__setattr__(self, "tracking", tracking_names(self.tracking))
+        if self.val_examples < 1:
+            raise ValueError(f"val_examples must be >= 1, got {self.val_examples}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"epochs, batch_size and eval_batch_size must be >= 1; got {self.epochs}, "
                              f"{self.batch_size}, {self.eval_batch_size}")
@@ -119,6 +134,11 @@ class TrainConfig:
         return replace(base, **overrides)
 
 
+_STORED_DEFAULTS = {**to_dict(TrainConfig()), "validation": "off"}
+"""What a run stored before a field existed ran with: before ``validation``, the whole training set trained and
+no per-epoch accuracy was measured, so resuming such a run needs ``validation=off`` to stay exact."""
+
+
 def protocol_config(name: str) -> TrainConfig:
     """The default :class:`TrainConfig` of a protocol (``cifar`` or ``imagenet``)."""
     if name not in PROTOCOLS:
@@ -126,11 +146,13 @@ def protocol_config(name: str) -> TrainConfig:
     return TrainConfig.imagenet() if name == "imagenet" else TrainConfig()
 
 
-def evaluation_loader(ds: ImageDataset, config: TrainConfig, device: torch.device) -> Loader:
-    """The test split of ``ds`` in its stored order (never shuffled, so every network sees the same examples in
-    the same order), batched and (ImageNet protocol) centre-cropped as ``config`` says."""
-    return Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(config.eval_batch_size,
-                                                                             config.crop_size), device=device)
+def evaluation_loader(ds: ImageDataset, config: TrainConfig, device: torch.device, split: str = "test",
+                      indices: torch.Tensor | None = None) -> Loader:
+    """The test split of ``ds`` (or ``indices`` of another ``split``) in its stored order (never shuffled, so
+    every network sees the same examples in the same order), batched and (ImageNet protocol) centre-cropped as
+    ``config`` says."""
+    return Loader.from_dataset(ds, split, indices, LoaderConfig.for_evaluation(config.eval_batch_size,
+                                                                               config.crop_size), device=device)
 
 
 def training_loss(logits: torch.Tensor, aux: torch.Tensor | None, y: torch.Tensor, auxiliary_weight: float,
@@ -220,6 +242,9 @@ class _Training:
     device: torch.device
     train: Loader
     test: Loader
+    val: Loader | None
+    """What the per-epoch accuracy is measured on (``config.validation``): held-out training images, the test
+    set, or nothing."""
     net: EvalNetwork
     sgd: torch.optim.SGD
     schedule: torch.optim.lr_scheduler.LRScheduler
@@ -245,9 +270,13 @@ class _Training:
 
 def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.device) -> _Training:
     ds = load_dataset(config.dataset, config.data_dir)
-    train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout,
-                                                                             config.crop_size, config.color_jitter),
-                                device=device, seed=config.seed)
+    held_out, train_idx = (split_held_out(torch.arange(len(ds.train_labels)), config.val_examples, config.seed)
+                           if config.validation == "held_out" else (None, None))
+    train = Loader.from_dataset(ds, "train", train_idx, LoaderConfig.for_training(
+        ds, config.batch_size, config.cutout, config.crop_size, config.color_jitter), device=device, seed=config.seed)
+    test = evaluation_loader(ds, config, device)
+    val = (evaluation_loader(ds, config, device, "train", held_out) if held_out is not None
+           else test if config.validation == "test" else None)
     net = _build(genotype, config, ds.num_classes, ds.in_channels)
     size = config.crop_size or ds.image_size
     params, macs = count_parameters(net), count_multiply_adds(net, (ds.in_channels, size, size))
@@ -257,15 +286,15 @@ def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.devic
     sgd = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    return _Training(device, train, evaluation_loader(ds, config, device), net, sgd, _scheduler(sgd, config),
-                     scaler, amp_dtype, size, params, macs)
+    return _Training(device, train, test, val, net, sgd, _scheduler(sgd, config), scaler, amp_dtype, size, params,
+                     macs)
 
 
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
            progress: bool) -> dict[str, Any]:
     device = resolve_device(config.device)  # before the run is created: a missing GPU is an error, not a run
     resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
-                          defaults=to_dict(TrainConfig()))
+                          defaults=_STORED_DEFAULTS)
     t = _setup_training(genotype, config, device)
     state = run.restore(limit=config.epochs, parts=t.loaders(), numbers=("elapsed",)) if resuming else None
     start, elapsed = (0, 0.0) if state is None else (int(state["epoch"]), float(state["elapsed"]))
@@ -273,15 +302,26 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
         torch.compile(t.net.forward_train) if config.compile else t.net.forward_train)
     steps = config.steps_per_epoch or len(t.train)
     timer = Timer(offset=elapsed).start()
-    with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress) as bar:
+    with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress) as bar, \
+            run.tracking(config.tracking):
         for epoch in range(start, config.epochs):
             mean_loss = _epoch(t, config, run, forward, epoch, steps, bar)
             state = {"epoch": epoch + 1, "elapsed": timer.elapsed, **t.state()}
             check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
-            run.log({"epoch": epoch + 1, "train_loss": mean_loss, "lr": t.sgd.param_groups[0]["lr"],
-                     "drop_path": t.net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
+            run.log({"epoch": epoch + 1, "train_loss": mean_loss, **_validation(t, config),
+                     "lr": t.sgd.param_groups[0]["lr"], "drop_path": t.net.drop_path_prob, "time_s": timer.elapsed,
+                     "peak_rss_mb": peak_rss_mb()})
             run.save_checkpoint(state)
     return _finish(t, genotype, provenance, config, run, timer.hours)
+
+
+def _validation(t: _Training, config: TrainConfig) -> dict[str, float]:
+    """The epoch's ``val_accuracy`` (held-out training images) or ``test_accuracy``, as ``config.validation``
+    says; evaluation changes no state that training reads, so a resumed run logs the same numbers."""
+    if t.val is None:
+        return {}
+    key = "test_accuracy" if config.validation == "test" else "val_accuracy"
+    return {key: evaluate(t.net, t.val, config.channels_last, t.amp_dtype)["top1"]}
 
 
 def _epoch(t: _Training, config: TrainConfig, run: Run,
@@ -313,8 +353,9 @@ def _epoch(t: _Training, config: TrainConfig, run: Run,
 
 def _finish(t: _Training, genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run,
             hours: float) -> dict[str, Any]:
-    """Test accuracy of the trained network; ``model.pt`` and ``result.json``."""
+    """Test accuracy of the trained network; ``model.pt``, ``curves.png`` and ``result.json``."""
     accuracy = evaluate(t.net, t.test, config.channels_last, t.amp_dtype)
+    metrics = run.metrics()
     result = {
         **provenance,
         "genotype": genotype.to_dict(),
@@ -331,10 +372,25 @@ def _finish(t: _Training, genotype: Genotype, provenance: dict[str, Any], config
         "multiply_adds_m": t.macs / 1e6,
         "train_hours": hours,
         "device": device_name(t.device),
+        "validation": config.validation,
+        **{k: v for k, v in (metrics[-1] if metrics else {}).items() if k == "val_accuracy"},
     }
     save_model(t.net, run.path_of("model.pt"), {k: v for k, v in result.items() if k != "genotype"})
+    _plot_curves(metrics, run)
     run.write_json("result.json", result)
     return result
+
+
+def _plot_curves(metrics: list[dict[str, Any]], run: Run) -> None:
+    """``curves.png``: the training loss and the per-epoch accuracy; skipped without matplotlib."""
+    from .report import plot_search_curves
+
+    last = metrics[-1] if metrics else {}
+    keys = ("train_loss", *(k for k in ("val_accuracy", "test_accuracy") if k in last))
+    try:
+        plot_search_curves(metrics, run.path_of("curves.png"), keys=keys[:2], title="training")
+    except ImportError:  # the plot extra is missing: the numbers are all in metrics.jsonl
+        pass
 
 
 def train_seeds(

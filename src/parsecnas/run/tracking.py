@@ -1,0 +1,199 @@
+"""Experiment tracking: mirrors of a run's metrics log in CSV, TensorBoard or MLflow.
+
+``metrics.jsonl`` stays the source of truth; a tracker only mirrors each record as :meth:`Run.log` appends
+it. A tracker is one small class with two methods (``log`` and ``close``) registered by name; a run's config
+names the ones it wants (``tracking: [csv, tensorboard]``, or ``--tracking=csv,tensorboard``).
+
+Each mirror agrees with the log after a resume too: on its first record the CSV file is rebuilt from the whole
+log (which the resume has cut back to its checkpoint), TensorBoard purges the events from that step on, and
+MLflow continues the same MLflow run. The optional backends are imported when a run opens them; a missing one
+is an ImportError naming the extra to install.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from parsecnas.run import Run
+    >>> run = Run(pathlib.Path(tempfile.mkdtemp()))
+    >>> with run.tracking(("csv",)):
+    ...     run.log({"epoch": 1, "loss": 0.5})
+    >>> (run.path / "metrics.csv").read_text().splitlines()
+    ['epoch,loss', '1,0.5']
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from parsecnas._text import short_repr
+from parsecnas.config import ConfigError
+from parsecnas.run.atomic import atomic_write_text
+from parsecnas.run.metrics import MetricsLog
+
+__all__ = ["TRACKERS", "Tracker", "open_trackers", "record_step", "register_tracker", "scalars", "tracking_names"]
+
+STEP_KEYS = ("epoch", "trial", "step")
+"""The record fields that count progress, in order of preference: a tracker's step is the first one present."""
+
+
+class Tracker:
+    """A mirror of a run's metrics log. Subclasses implement :meth:`log`; :meth:`close` releases files."""
+
+    def log(self, record: Mapping[str, Any]) -> None:
+        """Mirror one record, just appended to ``metrics.jsonl``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release what the tracker holds open; by default nothing."""
+
+
+TRACKERS: dict[str, Callable[[Path], Tracker]] = {}
+"""Tracker factories by name; each takes the run directory."""
+
+
+def register_tracker(name: str, factory: Callable[[Path], Tracker]) -> None:
+    """Make ``name`` a valid ``tracking`` entry; ``factory(run_dir)`` opens the tracker."""
+    TRACKERS[name] = factory
+
+
+def tracking_names(value: str | Sequence[str]) -> tuple[str, ...]:
+    """The tracker names of a config's ``tracking`` field (a list, or one comma-separated string), validated.
+
+    Raises:
+        ConfigError: for an unknown name (the message lists the valid ones) or a non-string entry.
+    """
+    items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value)
+    for item in items:
+        if item not in TRACKERS:
+            raise ConfigError(f"tracking: unknown backend {short_repr(item)}; valid: {', '.join(TRACKERS)} "
+                              "(e.g. tracking: [csv, tensorboard], or --tracking=csv,tensorboard)")
+    return tuple(dict.fromkeys(items))
+
+
+def open_trackers(names: Sequence[str], run_dir: Path) -> list[Tracker]:
+    """The trackers ``names`` opened on ``run_dir``; if one fails to open, those already open are closed."""
+    opened: list[Tracker] = []
+    try:
+        for name in tracking_names(names):
+            opened.append(TRACKERS[name](Path(run_dir)))
+    except BaseException:
+        for tracker in opened:
+            tracker.close()
+        raise
+    return opened
+
+
+def record_step(record: Mapping[str, Any]) -> int | None:
+    """The record's progress counter: its ``epoch``, else ``trial``, else ``step``; None when it has none."""
+    for key in STEP_KEYS:
+        value = record.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def scalars(record: Mapping[str, Any]) -> dict[str, float]:
+    """The record's numbers (booleans, strings and nested values left out), for scalar-only backends."""
+    return {k: float(v) for k, v in record.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in STEP_KEYS}
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, separators=(",", ":"))
+    return "" if value is None else value
+
+
+class CsvTracker(Tracker):
+    """``metrics.csv``: one row per record, one column per field (nested values as JSON text).
+
+    A record bringing a new field rewrites the file with the wider header; the first record after opening
+    rebuilds it from the whole log, so the CSV always holds exactly the log's records.
+    """
+
+    def __init__(self, run_dir: Path, name: str = "metrics.csv") -> None:
+        self.path = Path(run_dir) / name
+        self.source = MetricsLog(Path(run_dir) / "metrics.jsonl")
+        self.columns: list[str] | None = None
+
+    def log(self, record: Mapping[str, Any]) -> None:
+        if self.columns is not None and set(record) <= set(self.columns):
+            with open(self.path, "a", encoding="utf-8", newline="") as f:
+                csv.writer(f, lineterminator="\n").writerow([_cell(record.get(c)) for c in self.columns])
+            return
+        records = self.source.read() or [dict(record)]  # the log holds this record already (Run.log)
+        self.columns = list(dict.fromkeys(k for r in records for k in r))
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows([_cell(r.get(c)) for c in self.columns] for r in records)
+        atomic_write_text(self.path, out.getvalue())
+
+
+class TensorBoardTracker(Tracker):
+    """TensorBoard event files under ``RUN_DIR/tensorboard``: every number of a record as a scalar at the
+    record's step (``epoch`` or ``trial``). Needs the ``tensorboard`` extra."""
+
+    def __init__(self, run_dir: Path) -> None:
+        try:
+            import tensorboard  # noqa: F401  (SummaryWriter needs it, and says so less clearly)
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            raise ImportError("tracking: tensorboard needs the tensorboard package, an optional extra: "
+                              "pip install 'parsecnas[tensorboard]' (or drop tensorboard from tracking)") from exc
+        self.log_dir = Path(run_dir) / "tensorboard"
+        self.make = SummaryWriter
+        self.writer: Any = None
+
+    def log(self, record: Mapping[str, Any]) -> None:
+        step = record_step(record)
+        if self.writer is None:  # events from this step on are a killed session's: a resume rewrites them
+            self.writer = self.make(str(self.log_dir), purge_step=step)
+        for key, value in scalars(record).items():
+            if math.isfinite(value):
+                self.writer.add_scalar(key, value, global_step=step)
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+class MlflowTracker(Tracker):
+    """An MLflow run in a file store inside the run directory (``RUN_DIR/mlruns``; view it with ``mlflow ui
+    --backend-store-uri RUN_DIR/mlruns``): every number of a record as a metric at the record's step. A resumed
+    run continues the same MLflow run (its id is kept in ``mlruns/parsecnas_run_id``). Needs the ``mlflow``
+    extra."""
+
+    def __init__(self, run_dir: Path) -> None:
+        try:
+            from mlflow.tracking import MlflowClient
+        except ImportError as exc:
+            raise ImportError("tracking: mlflow needs the mlflow package, an optional extra: "
+                              "pip install 'parsecnas[mlflow]' (or drop mlflow from tracking)") from exc
+        store = Path(run_dir).resolve() / "mlruns"
+        store.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=store.as_uri())
+        id_file = store / "parsecnas_run_id"
+        if id_file.is_file():
+            self.run_id = id_file.read_text(encoding="utf-8").strip()
+        else:
+            found = self.client.get_experiment_by_name("parsecnas")
+            experiment = found.experiment_id if found is not None else self.client.create_experiment("parsecnas")
+            self.run_id = self.client.create_run(experiment, run_name=Path(run_dir).resolve().name).info.run_id
+            atomic_write_text(id_file, self.run_id + "\n")
+
+    def log(self, record: Mapping[str, Any]) -> None:
+        step = record_step(record)
+        for key, value in scalars(record).items():
+            self.client.log_metric(self.run_id, key, value, step=0 if step is None else step)
+
+
+register_tracker("csv", CsvTracker)
+register_tracker("tensorboard", TensorBoardTracker)
+register_tracker("mlflow", MlflowTracker)
