@@ -326,7 +326,10 @@ def write_outputs(run: Run, s: _Setup, arch: Any, hours: float) -> None:
         s.space.draw(arch, run.path_of("cell"))
         metrics = run.metrics()
         keys = tuple(k for k in ("mode_accuracy", "entropy") if any(k in r for r in metrics))  # what was logged
-        plot_search_curves(metrics, run.path_of("curves.png"), keys=keys)
+        plot_search_curves(metrics, run.path_of("curves.png"), keys=keys, title="search")
+        panel = tuple(k for k in ("loss", "ess") if any(k in r for r in metrics))  # ess: PARSEC's weights
+        if panel:
+            plot_search_curves(metrics, run.path_of("loss.png"), keys=panel)
         if found is not None:
             plot_search_curves(metrics, run.path_of("table_curve.png"), keys=("table_test_accuracy", "mode_accuracy"))
         s.strategy.figures(run.path)

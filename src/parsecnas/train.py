@@ -31,6 +31,8 @@ from .optim import check_sgd_settings
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
 from .run.tracking import tracking_names
+from .report.runs import table_summaries
+from .report.table import summarize as summarize  # re-exported: its old home
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
@@ -421,29 +423,8 @@ def train_seeds(
     return summary
 
 
-def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and std over seeds of each run's test errors and training hours, with the shared fields."""
-    first = results[0]
-    summary: dict[str, Any] = {key: first.get(key) for key in ("architecture", "search_method", "search_cost",
-                                                              "genotype", "dataset", "epochs", "params_m",
-                                                              "multiply_adds_m", "device")}
-    summary["seeds"] = [r["seed"] for r in results]
-    for key in ("test_error_pct", "test_top5_error_pct", "train_hours"):
-        values = torch.tensor([float(r[key]) for r in results], dtype=torch.float64)
-        summary[f"{key}_mean"] = float(values.mean())
-        summary[f"{key}_std"] = float(values.std()) if len(values) > 1 else 0.0
-    summary["runs"] = [{k: v for k, v in r.items() if k != "genotype"} for r in results]
-    return summary
-
-
 def iter_results(paths: Sequence[str | Path]) -> Iterator[dict[str, Any]]:
-    """A summary per path: ``summary.json`` of a multi-seed directory, or one run's ``result.json`` as a
-    one-seed summary."""
-    for path in map(Path, paths):
-        if (path / "summary.json").is_file():
-            yield Run(path).read_json("summary.json")
-        elif (path / "result.json").is_file():
-            yield summarize([Run(path).read_json("result.json")])
-        else:
-            raise FileNotFoundError(f"{path} holds neither summary.json nor result.json; give a finished "
-                                    "`parsecnas train` run directory")
+    """A table row per run found under ``paths``: a multi-seed directory's ``summary.json``, one training run's
+    ``result.json`` as a one-seed summary, a search or black-box run (:func:`parsecnas.report.runs.table_summary`).
+    """
+    yield from table_summaries(paths)
