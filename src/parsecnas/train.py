@@ -28,11 +28,11 @@ from .evaluation import topk_accuracy as topk_accuracy
 from .export import save_model
 from .nets import EvalNetwork, build_network, seeded
 from .optim import check_sgd_settings
+from .report.runs import table_summaries
+from .report.table import summarize as summarize  # re-exported: its old home
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
 from .run.tracking import tracking_names
-from .report.runs import table_summaries
-from .report.table import summarize as summarize  # re-exported: its old home
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")

@@ -21,7 +21,7 @@ def require_matplotlib() -> Any:
     return matplotlib
 
 
-def new_figure(width: float, height: float, layout: str | None = None) -> Any:
+def new_figure(width: float, height: float, layout: Any = None) -> Any:
     """A figure with its own Agg canvas: no pyplot, no global backend or figure registry. ``layout``:
     matplotlib's layout engine (``"constrained"`` makes room for titles and legends outside the axes)."""
     require_matplotlib()

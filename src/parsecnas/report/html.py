@@ -19,6 +19,7 @@ import html
 import math
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -125,8 +126,12 @@ def _comparison(runs: Sequence[RunInfo], figures: _Figures) -> str:
         series = {name: run.metrics for name, run in zip(named, runs, strict=True)
                   if any(key in r and x in r for r in run.metrics)}
         if len(series) > 1:  # one run's curve is in its own section
-            parts.append(figures(f"{key} of each run", lambda p, k=key, x=x, s=series: plot_comparison(s, k, p, x)))
+            parts.append(figures(f"{key} of each run", partial(_compare, series, key, x)))
     return "\n".join(parts)
+
+
+def _compare(series: dict[str, list[dict[str, Any]]], key: str, x: str, path: Path) -> Path:
+    return plot_comparison(series, key, path, x)
 
 
 def _unique_names(runs: Sequence[RunInfo]) -> list[str]:
@@ -176,7 +181,7 @@ def _run_section(run: RunInfo, figures: _Figures, heading: str | None) -> str:
 
 def _key_numbers(run: RunInfo) -> str:
     """The last record's headline numbers and the run's result file, as a two-column table."""
-    last = next((r for r in reversed(run.metrics) if "epoch" in r or "trial" in r), {})
+    last: dict[str, Any] = next((r for r in reversed(run.metrics) if "epoch" in r or "trial" in r), {})
     keys = ("epoch", "trial", "mode_accuracy", "entropy", "table_test_accuracy", "train_loss", "val_accuracy",
             "test_accuracy", "best_score", "best_arch")
     rows = [(k, last[k]) for k in keys if k in last]
@@ -202,8 +207,8 @@ def _run_figures(run: RunInfo, figures: _Figures) -> Iterable[str]:
         if any(history):
             yield figures("per-op marginals", lambda p: plot_op_marginals(history, p))
     elif run.kind == "train":
-        keys = ("train_loss", *(k for k in ("val_accuracy", "test_accuracy") if k in logged))
-        yield figures("training curves", lambda p: plot_search_curves(m, p, keys=keys[:2], title="training"))
+        curves = ("train_loss", *(k for k in ("val_accuracy", "test_accuracy") if k in logged))[:2]
+        yield figures("training curves", lambda p: plot_search_curves(m, p, keys=curves, title="training"))
         yield figures("learning rate and drop path", lambda p: plot_search_curves(
             m, p, keys=("lr", "drop_path"), title="schedules"))
     elif run.kind == "bench":
@@ -213,8 +218,7 @@ def _run_figures(run: RunInfo, figures: _Figures) -> Iterable[str]:
         members = _members(run)
         key, x = (("val_accuracy", "epoch") if any("val_accuracy" in r for s in members for r in s.metrics)
                   else ("best_score", "trial") if any(s.kind == "bench" for s in members) else ("train_loss", "epoch"))
-        series = {s.name: s.metrics for s in members}
-        yield figures(f"{key} of each seed", lambda p: plot_comparison(series, key, p, x))
+        yield figures(f"{key} of each seed", partial(_compare, {s.name: s.metrics for s in members}, key, x))
 
 
 def _cells(run: RunInfo, figures: _Figures) -> str:
@@ -227,9 +231,12 @@ def _cells(run: RunInfo, figures: _Figures) -> str:
     if not isinstance(genotype, dict) or not {"normal", "reduce"} <= genotype.keys():
         return f"<p><code>{html.escape(text)}</code></p>" if text else ""
     value = SimpleNamespace(**genotype)
-    cells = [figures(f"{cell} cell", lambda p, c=cell: draw_cell(value, c, p, title=f"{c} cell"))
-             for cell in ("normal", "reduce")]
+    cells = [figures(f"{cell} cell", partial(_draw, value, cell)) for cell in ("normal", "reduce")]
     return "".join(cells) + f"<p><code>{html.escape(text)}</code></p>"
+
+
+def _draw(genotype: Any, cell: str, path: Path) -> Path:
+    return draw_cell(genotype, cell, path, title=f"{cell} cell")
 
 
 def arch_text(arch: Any) -> str:

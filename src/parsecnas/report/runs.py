@@ -23,7 +23,8 @@ from typing import Any
 from parsecnas.report.table import summarize
 from parsecnas.run import CONFIG_FILE, Run
 
-__all__ = ["RUN_KINDS", "RunInfo", "find_runs", "load_runs", "run_kind", "runs_below", "table_summaries", "table_summary"]
+__all__ = ["RUN_KINDS", "RunInfo", "find_runs", "load_runs", "run_kind", "runs_below", "table_summaries",
+           "table_summary"]
 
 RUN_KINDS = ("search", "train", "bench", "seeds")
 
