@@ -29,7 +29,7 @@ from typing import Any, Literal
 from .config import check_finite, fill_typed_fields, to_dict, typed_by
 from .estimators.tabular import NB201Benchmark
 from .run import Run, Timer
-from .run.tracking import tracking_names
+from .run.tracking import check_trackers, tracking_names
 from .spaces import get_space
 from .spaces.base import Space
 from .strategies.blackbox import (
@@ -93,6 +93,7 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
     estimator = NB201Benchmark(config.dataset, select=config.select, data_dir=config.data_dir)
     strategy = create_blackbox(config.strategy, space, config.settings, config.seed)
     len(estimator.table)  # reads the table now: a missing one is an error before the run directory exists
+    check_trackers(config.tracking)
     run = Run(run_dir)
     with run.lock(resume=resume):
         resuming = run.create(to_dict(config), resume=resume, defaults=to_dict(BlackBoxConfig(config.strategy)))

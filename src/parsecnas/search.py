@@ -30,6 +30,7 @@ from .optim import WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
 from .run.resources import resolve_device
+from .run.tracking import check_trackers
 from .search_config import DataConfig, NetConfig, SearchConfig
 from .spaces import get_space
 from .spaces.base import Space
@@ -207,6 +208,7 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         >>> result = run_search(cfg, "/tmp/parsecnas-doc-run", progress=False)  # doctest: +SKIP
     """
     check_space(config.strategy, get_space(config.space))  # before the run directory exists
+    check_trackers(config.tracking)
     run = Run(run_dir)
     with run.lock(resume=resume):  # held until the search ends: a second process on run_dir is refused
         s = _setup(config)

@@ -32,7 +32,7 @@ from .report.runs import table_summaries
 from .report.table import summarize as summarize  # re-exported: its old home
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
-from .run.tracking import tracking_names
+from .run.tracking import check_trackers, tracking_names
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
@@ -231,6 +231,7 @@ def train_genotype(
     """
     provenance = search_provenance(genotype)
     genotype = resolve_genotype(genotype)
+    check_trackers(config.tracking)  # a missing tracking extra is refused before the run directory exists
     run = Run(run_dir)
     with run.lock(resume=resume):  # held until the training ends: a second process on run_dir is refused
         return _train(genotype, provenance, config, run, resume, progress)

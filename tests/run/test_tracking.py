@@ -14,8 +14,8 @@ from parsecnas.blackbox_run import BlackBoxConfig
 from parsecnas.config import ConfigError, load_config
 from parsecnas.run import Run
 from parsecnas.run.tracking import TRACKERS, record_step, scalars, tracking_names
-from parsecnas.search import SearchConfig
-from parsecnas.train import TrainConfig
+from parsecnas.search import SearchConfig, run_search
+from parsecnas.train import TrainConfig, train_genotype
 
 RECORDS = [{"epoch": 1, "loss": 2.0, "architecture": {"normal": [["skip_connect", 0]]}},
            {"epoch": 2, "loss": 1.5, "ess": 3.5},  # a field the first record lacks widens the header
@@ -146,3 +146,13 @@ def test_mlflow_logs_every_number_at_its_step_and_a_resume_continues_its_run(tmp
     assert list(FakeMlflowClient.runs) == ["run-0"]
     assert FakeMlflowClient.runs["run-0"] == [("loss", 2.0, 1), ("loss", 1.5, 2), ("ess", 3.5, 2)]
     assert (tmp_path / "mlruns" / "parsecnas_run_id").read_text().strip() == "run-0"
+
+
+def test_a_missing_extra_is_refused_before_the_run_directory_exists(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    cfg = TrainConfig(dataset="fashion-mnist-small", num_cells=2, channels=4, epochs=1, tracking="tensorboard")
+    with pytest.raises(ImportError, match=r"parsecnas\[tensorboard\]"):
+        train_genotype("DARTS_V2", cfg, tmp_path / "run", progress=False)
+    with pytest.raises(ImportError, match=r"parsecnas\[tensorboard\]"):
+        run_search(SearchConfig(epochs=1, tracking=("csv", "tensorboard")), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()

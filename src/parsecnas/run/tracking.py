@@ -25,7 +25,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,22 @@ from parsecnas.config import ConfigError
 from parsecnas.run.atomic import atomic_write_text
 from parsecnas.run.metrics import MetricsLog
 
-__all__ = ["TRACKERS", "Tracker", "open_trackers", "record_step", "register_tracker", "scalars", "tracking_names"]
+__all__ = ["TRACKERS", "Tracker", "check_trackers", "open_trackers", "record_step", "register_tracker", "scalars",
+           "tracking_names"]
 
 STEP_KEYS = ("epoch", "trial", "step")
 """The record fields that count progress, in order of preference: a tracker's step is the first one present."""
 
 
 class Tracker:
-    """A mirror of a run's metrics log. Subclasses implement :meth:`log`; :meth:`close` releases files."""
+    """A mirror of a run's metrics log, opened as ``Tracker(run_dir)``. Subclasses implement :meth:`log`;
+    :meth:`close` releases files, :meth:`check` says whether the backend is installed."""
+
+    @classmethod
+    def check(cls) -> Any:
+        """Raise an ImportError naming the extra to install when the backend is missing; by default none is
+        needed. Returns what the backend's import gave."""
+        return None
 
     def log(self, record: Mapping[str, Any]) -> None:
         """Mirror one record, just appended to ``metrics.jsonl``."""
@@ -51,13 +59,13 @@ class Tracker:
         """Flush and release what the tracker holds open; by default nothing."""
 
 
-TRACKERS: dict[str, Callable[[Path], Tracker]] = {}
-"""Tracker factories by name; each takes the run directory."""
+TRACKERS: dict[str, type[Tracker]] = {}
+"""Tracker classes by name; each is opened on the run directory."""
 
 
-def register_tracker(name: str, factory: Callable[[Path], Tracker]) -> None:
-    """Make ``name`` a valid ``tracking`` entry; ``factory(run_dir)`` opens the tracker."""
-    TRACKERS[name] = factory
+def register_tracker(name: str, tracker: type[Tracker]) -> None:
+    """Make ``name`` a valid ``tracking`` entry; ``tracker(run_dir)`` opens it."""
+    TRACKERS[name] = tracker
 
 
 def tracking_names(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -72,6 +80,13 @@ def tracking_names(value: str | Sequence[str]) -> tuple[str, ...]:
             raise ConfigError(f"tracking: unknown backend {short_repr(item)}; valid: {', '.join(TRACKERS)} "
                               "(e.g. tracking: [csv, tensorboard], or --tracking=csv,tensorboard)")
     return tuple(dict.fromkeys(items))
+
+
+def check_trackers(names: Sequence[str]) -> None:
+    """An ImportError naming the extra when a backend of ``names`` is missing: call it before a run directory
+    is made, so that a missing extra is refused before anything is written."""
+    for name in tracking_names(names):
+        TRACKERS[name].check()
 
 
 def open_trackers(names: Sequence[str], run_dir: Path) -> list[Tracker]:
@@ -138,15 +153,19 @@ class TensorBoardTracker(Tracker):
     """TensorBoard event files under ``RUN_DIR/tensorboard``: every number of a record as a scalar at the
     record's step (``epoch`` or ``trial``). Needs the ``tensorboard`` extra."""
 
-    def __init__(self, run_dir: Path) -> None:
+    @classmethod
+    def check(cls) -> Any:
         try:
             import tensorboard  # noqa: F401  (SummaryWriter needs it, and says so less clearly)
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
             raise ImportError("tracking: tensorboard needs the tensorboard package, an optional extra: "
                               "pip install 'parsecnas[tensorboard]' (or drop tensorboard from tracking)") from exc
+        return SummaryWriter
+
+    def __init__(self, run_dir: Path) -> None:
+        self.make = self.check()
         self.log_dir = Path(run_dir) / "tensorboard"
-        self.make = SummaryWriter
         self.writer: Any = None
 
     def log(self, record: Mapping[str, Any]) -> None:
@@ -170,15 +189,20 @@ class MlflowTracker(Tracker):
     run continues the same MLflow run (its id is kept in ``mlruns/parsecnas_run_id``). Needs the ``mlflow``
     extra."""
 
-    def __init__(self, run_dir: Path) -> None:
+    @classmethod
+    def check(cls) -> Any:
         try:
             from mlflow.tracking import MlflowClient
         except ImportError as exc:
             raise ImportError("tracking: mlflow needs the mlflow package, an optional extra: "
                               "pip install 'parsecnas[mlflow]' (or drop mlflow from tracking)") from exc
+        return MlflowClient
+
+    def __init__(self, run_dir: Path) -> None:
+        client = self.check()
         store = Path(run_dir).resolve() / "mlruns"
         store.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=store.as_uri())
+        self.client = client(tracking_uri=store.as_uri())
         id_file = store / "parsecnas_run_id"
         if id_file.is_file():
             self.run_id = id_file.read_text(encoding="utf-8").strip()
