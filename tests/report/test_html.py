@@ -25,7 +25,7 @@ def test_a_search_page_holds_its_curves_marginals_cells_top_architectures_cost_a
     page = write_report([search_run(tmp_path / "s")]).read_text()
     assert (tmp_path / "s" / "report.html").is_file()
     assert figures(page) == ["search curves", "training loss and effective sample size", "per-op marginals",
-                             "normal cell", "reduce cell"]  # cells drawn from genotype.json: no drawings there
+                             "cell normal", "cell reduce"]  # the run's own drawings
     assert "Most probable architectures" in page and "0.02" in page and "sep_conv_3x3(0)" in page
     assert "2.4 device-hours" in page and "on Test CPU" in page
     assert "strategy: parsec" in page and "samples: 4" in page  # the config, as YAML
@@ -60,6 +60,7 @@ def test_a_comparison_has_the_results_of_every_run_then_each_run(tmp_path) -> No
 def test_a_training_page_has_its_curves_and_the_trained_cells(tmp_path) -> None:
     pytest.importorskip("matplotlib")
     page = render_report(load_runs([train_run(tmp_path / "t")]))
+    # no drawings in a training run: the cells are drawn from the genotype of its config
     assert figures(page) == ["training curves", "learning rate and drop path", "normal cell", "reduce cell"]
     assert "<td>val_accuracy</td>" in page and "1.5 hours on Test" in page
 
@@ -86,3 +87,32 @@ def test_architectures_read_compactly() -> None:
     assert arch_text({"normal": [["sep_conv_3x3", 0], ["skip_connect", 1]], "normal_concat": [2, 3]}) == \
         "normal: sep_conv_3x3(0), skip_connect(1); normal_concat: 2, 3"
     assert arch_text("|nor_conv_3x3~0|") == "|nor_conv_3x3~0|" and arch_text(None) == "-"
+
+
+def test_an_architecture_without_drawings_is_shown_as_its_text(tmp_path) -> None:
+    run = search_run(tmp_path / "nb201")
+    for name in ("genotype.json", "cell_normal.png", "cell_reduce.png"):
+        (run / name).unlink()
+    (run / "architecture.txt").write_text("|nor_conv_3x3~0|+|skip_connect~0|none~1|\n")
+    page = render_report(load_runs([run]))
+    assert "<code>|nor_conv_3x3~0|+|skip_connect~0|none~1|</code>" in page and "normal cell" not in page
+
+
+def test_a_real_search_and_its_training_make_a_full_comparison(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    from parsecnas.search import DataConfig, NetConfig, SearchConfig, run_search
+    from parsecnas.strategies import ParsecConfig
+    from parsecnas.train import TrainConfig, train_genotype
+
+    config = SearchConfig(epochs=2, steps_per_epoch=1, net=NetConfig(num_cells=3, channels=4),
+                          data=DataConfig(batch_size=4, eval_examples=8), settings=ParsecConfig(samples=2))
+    run_search(config, tmp_path / "search", progress=False)
+    train_genotype(tmp_path / "search", TrainConfig(dataset="fashion-mnist-small", num_cells=2, channels=4, epochs=2,
+                                                    steps_per_epoch=1, batch_size=8, val_examples=16),
+                   tmp_path / "train", progress=False)
+    page = write_report([tmp_path]).read_text()
+    shown = figures(page)
+    assert {"search curves", "training loss and effective sample size", "per-op marginals", "cell normal",
+            "cell reduce", "training curves", "normal cell", "reduce cell"} <= set(shown)
+    assert "<td>search</td><td>search</td>" in page and "<td>train</td><td>train</td>" in page  # run, kind
+    assert "Most probable architectures" in page and "val_accuracy" in page

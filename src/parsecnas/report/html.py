@@ -222,12 +222,14 @@ def _run_figures(run: RunInfo, figures: _Figures) -> Iterable[str]:
 
 
 def _cells(run: RunInfo, figures: _Figures) -> str:
-    """The run's own drawings of its architecture (``cell*.png``), else cells drawn from its genotype."""
+    """The run's own drawings of its architecture (``cell*.png``), else cells drawn from its genotype; and the
+    architecture's text (a space's ``architecture.txt``, or the genotype in one line)."""
     drawn = sorted(run.path.glob("cell*.png"))
     if drawn:
         return "".join(image(p.read_bytes(), p.stem.replace("_", " ")) for p in drawn)
     genotype = run.config.get("genotype") or run.json("genotype.json")
-    text = arch_text(genotype) if genotype else ""
+    named = run.path / "architecture.txt"
+    text = arch_text(genotype) if genotype else named.read_text(encoding="utf-8").strip() if named.is_file() else ""
     if not isinstance(genotype, dict) or not {"normal", "reduce"} <= genotype.keys():
         return f"<p><code>{html.escape(text)}</code></p>" if text else ""
     value = SimpleNamespace(**genotype)
