@@ -331,7 +331,8 @@ def write_outputs(run: Run, s: _Setup, arch: Any, hours: float) -> None:
         plot_search_curves(metrics, run.path_of("curves.png"), keys=keys, title="search")
         panel = tuple(k for k in ("loss", "ess") if any(k in r for r in metrics))  # ess: PARSEC's weights
         if panel:
-            plot_search_curves(metrics, run.path_of("loss.png"), keys=panel)
+            plot_search_curves(metrics, run.path_of("loss.png"), keys=panel,
+                               title="training loss" + (" and effective sample size" if "ess" in panel else ""))
         if found is not None:
             plot_search_curves(metrics, run.path_of("table_curve.png"), keys=("table_test_accuracy", "mode_accuracy"))
         s.strategy.figures(run.path)

@@ -52,7 +52,7 @@ def test_a_comparison_has_the_results_of_every_run_then_each_run(tmp_path) -> No
     assert all(f"<td>{name}</td>" in table for name in ("a", "b", "seeds", "bb"))
     assert "3.05 +- 0.07 (2 seeds)" in table and "<td>darts</td>" in table
     assert {"mode_accuracy of each run", "entropy of each run"} <= set(figures(table))
-    assert "val_accuracy of each seed" in figures(page) and "incumbent and each trial's score" in figures(page)
+    assert "val_accuracy of each seed" in figures(page) and "incumbent's score per trial" in figures(page)
     for section in ("a (search)", "b (search)", "seeds (seeds)", "bb (bench)"):
         assert f"<h2>{section}</h2>" in page
 

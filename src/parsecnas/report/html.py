@@ -152,7 +152,13 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+class _Code(str):
+    """Text that a table shows as code."""
+
+
 def _cell(value: Any) -> str:
+    if isinstance(value, _Code):
+        return f"<code>{html.escape(value)}</code>"
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:.4g}"
     return html.escape("-" if value is None else str(value))
@@ -171,7 +177,7 @@ def _run_section(run: RunInfo, figures: _Figures, heading: str | None) -> str:
     if isinstance(top, list) and top:
         parts += ["<h3>Most probable architectures</h3>",
                   _table(("#", "probability", "architecture"),
-                         ((k, f"{item.get('probability', math.nan):.3g}", arch_text(item.get("architecture")))
+                         ((k, f"{item.get('probability', math.nan):.3g}", _Code(arch_text(item.get("architecture"))))
                           for k, item in enumerate(top, 1)))]
     parts += [_cost(run), _seed_runs(run)]
     if run.config:
@@ -201,8 +207,8 @@ def _run_figures(run: RunInfo, figures: _Figures) -> Iterable[str]:
             yield figures("benchmark table accuracy of the derived cell", lambda p: plot_search_curves(
                 m, p, keys=("table_test_accuracy", "mode_accuracy"), title="tabular benchmark"))
         panel = tuple(k for k in ("loss", "ess") if k in logged)
-        yield figures("training loss and effective sample size" if "ess" in panel else "training loss",
-                      lambda p: plot_search_curves(m, p, keys=panel))
+        caption = "training loss and effective sample size" if "ess" in panel else "training loss"
+        yield figures(caption, lambda p: plot_search_curves(m, p, keys=panel, title=caption))
         history = [{k[2:]: v for k, v in r.items() if k.startswith("p_")} for r in m if "epoch" in r]
         if any(history):
             yield figures("per-op marginals", lambda p: plot_op_marginals(history, p))
@@ -212,8 +218,8 @@ def _run_figures(run: RunInfo, figures: _Figures) -> Iterable[str]:
         yield figures("learning rate and drop path", lambda p: plot_search_curves(
             m, p, keys=("lr", "drop_path"), title="schedules"))
     elif run.kind == "bench":
-        yield figures("incumbent and each trial's score", lambda p: plot_search_curves(
-            m, p, keys=("best_score", "score"), x="trial", title="black-box search"))
+        yield figures("incumbent's score per trial", lambda p: plot_search_curves(
+            m, p, keys=("best_score",), x="trial", title="black-box search"))
     else:
         members = _members(run)
         key, x = (("val_accuracy", "epoch") if any("val_accuracy" in r for s in members for r in s.metrics)
