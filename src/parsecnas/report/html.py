@@ -33,7 +33,7 @@ from parsecnas.report.runs import RunInfo, load_runs, run_kind, runs_below, tabl
 from parsecnas.report.table import HEADER, table_rows
 from parsecnas.run.atomic import atomic_write_text
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["arch_text", "render_report", "write_report"]
 
 _COMPARED = (("mode_accuracy", "epoch"), ("entropy", "epoch"), ("table_test_accuracy", "epoch"),
              ("val_accuracy", "epoch"), ("test_accuracy", "epoch"), ("train_loss", "epoch"), ("best_score", "trial"))
@@ -108,10 +108,10 @@ class _Figures:
         except ImportError as err:
             self.missing = f"Figures left out: {err}"
             return ""
-        return image(path.read_bytes(), caption)
+        return _image(path.read_bytes(), caption)
 
 
-def image(png: bytes, caption: str) -> str:
+def _image(png: bytes, caption: str) -> str:
     """A ``<figure>`` holding ``png`` as a base64 data URI, with its caption."""
     data = base64.b64encode(png).decode("ascii")
     text = html.escape(caption)
@@ -232,7 +232,7 @@ def _cells(run: RunInfo, figures: _Figures) -> str:
     architecture's text (a space's ``architecture.txt``, or the genotype in one line)."""
     drawn = sorted(run.path.glob("cell*.png"))
     if drawn:
-        return "".join(image(p.read_bytes(), p.stem.replace("_", " ")) for p in drawn)
+        return "".join(_image(p.read_bytes(), p.stem.replace("_", " ")) for p in drawn)
     genotype = run.config.get("genotype") or run.json("genotype.json")
     named = run.path / "architecture.txt"
     text = arch_text(genotype) if genotype else named.read_text(encoding="utf-8").strip() if named.is_file() else ""
