@@ -61,7 +61,7 @@ class BlackBoxConfig:
         data_dir: folder holding the benchmark files (else ``$PARSECNAS_DATA``, else the user cache).
         tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
             (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
-            (``mlruns/``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
+            (``mlflow.db``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
     """
 
     strategy: str = "evolution"

@@ -95,7 +95,7 @@ class SearchConfig:
         device: ``auto`` (a GPU when present), ``cpu`` or ``cuda[:i]``.
         tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
             (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
-            (``mlruns/``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
+            (``mlflow.db``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
     """
 
     strategy: str = "parsec"

@@ -65,7 +65,7 @@ class TrainConfig:
         val_examples: training images set apart for ``held_out`` validation (at most a fifth of them).
         tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
             (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
-            (``mlruns/``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
+            (``mlflow.db``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
     """
 
     dataset: str = "cifar10"

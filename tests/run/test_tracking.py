@@ -121,7 +121,7 @@ class FakeMlflowClient:
     def get_experiment_by_name(self, name: str):
         return None
 
-    def create_experiment(self, name: str) -> str:
+    def create_experiment(self, name: str, artifact_location: str) -> str:
         return "0"
 
     def create_run(self, experiment_id: str, run_name: str):
@@ -131,6 +131,12 @@ class FakeMlflowClient:
 
     def log_metric(self, run_id: str, key: str, value: float, step: int) -> None:
         self.runs[run_id].append((key, value, step))
+
+    def update_run(self, run_id: str, status: str) -> None:
+        self.runs[run_id].append(("status", status))
+
+    def set_terminated(self, run_id: str, status: str) -> None:
+        self.runs[run_id].append(("status", status))
 
 
 def test_mlflow_logs_every_number_at_its_step_and_a_resume_continues_its_run(tmp_path, monkeypatch) -> None:
@@ -144,8 +150,9 @@ def test_mlflow_logs_every_number_at_its_step_and_a_resume_continues_its_run(tmp
         with run.tracking(["mlflow"]):  # a new session per record: the second continues the first's run
             run.log(record)
     assert list(FakeMlflowClient.runs) == ["run-0"]
-    assert FakeMlflowClient.runs["run-0"] == [("loss", 2.0, 1), ("loss", 1.5, 2), ("ess", 3.5, 2)]
-    assert (tmp_path / "mlruns" / "parsecnas_run_id").read_text().strip() == "run-0"
+    assert FakeMlflowClient.runs["run-0"] == [("loss", 2.0, 1), ("status", "FINISHED"), ("status", "RUNNING"),
+                                              ("loss", 1.5, 2), ("ess", 3.5, 2), ("status", "FINISHED")]
+    assert (tmp_path / "mlflow_run_id").read_text().strip() == "run-0"
 
 
 def test_a_missing_extra_is_refused_before_the_run_directory_exists(tmp_path, monkeypatch) -> None:
@@ -156,3 +163,20 @@ def test_a_missing_extra_is_refused_before_the_run_directory_exists(tmp_path, mo
     with pytest.raises(ImportError, match=r"parsecnas\[tensorboard\]"):
         run_search(SearchConfig(epochs=1, tracking=("csv", "tensorboard")), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_real_mlflow_store_in_the_run_directory_holds_the_metrics(tmp_path) -> None:
+    pytest.importorskip("mlflow")
+    pytest.importorskip("sqlalchemy")
+    from mlflow.tracking import MlflowClient
+
+    run = Run(tmp_path)
+    with pytest.raises(KeyboardInterrupt), run.tracking(["mlflow"]):
+        run.log(RECORDS[0])
+        raise KeyboardInterrupt
+    with run.tracking(["mlflow"]):  # the resume
+        run.log(RECORDS[1])
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}")
+    run_id = (tmp_path / "mlflow_run_id").read_text().strip()
+    assert [(m.step, m.value) for m in client.get_metric_history(run_id, "loss")] == [(1, 2.0), (2, 1.5)]
+    assert client.get_run(run_id).info.status == "FINISHED"

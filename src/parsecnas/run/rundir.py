@@ -183,12 +183,14 @@ class Run:
         """Mirror every record logged inside the ``with`` to the trackers ``names`` (``csv``, ``tensorboard``,
         ``mlflow``: :mod:`parsecnas.run.tracking`); enter it after :meth:`restore`, close them on exit."""
         self._trackers = open_trackers(names, self.path)
+        failed = True
         try:
             yield
+            failed = False
         finally:
             trackers, self._trackers = self._trackers, []
             for tracker in trackers:
-                tracker.close()
+                tracker.close(failed)
 
     def metrics(self) -> list[dict[str, Any]]:
         """Every metrics record, in the order logged."""

@@ -55,8 +55,9 @@ class Tracker:
         """Mirror one record, just appended to ``metrics.jsonl``."""
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Flush and release what the tracker holds open; by default nothing."""
+    def close(self, failed: bool = False) -> None:
+        """Flush and release what the tracker holds open (``failed``: the run stopped on an error or an
+        interrupt); by default nothing."""
 
 
 TRACKERS: dict[str, type[Tracker]] = {}
@@ -97,7 +98,7 @@ def open_trackers(names: Sequence[str], run_dir: Path) -> list[Tracker]:
             opened.append(TRACKERS[name](Path(run_dir)))
     except BaseException:
         for tracker in opened:
-            tracker.close()
+            tracker.close(failed=True)
         raise
     return opened
 
@@ -177,17 +178,19 @@ class TensorBoardTracker(Tracker):
                 self.writer.add_scalar(key, value, global_step=step)
         self.writer.flush()
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
 
 
 class MlflowTracker(Tracker):
-    """An MLflow run in a file store inside the run directory (``RUN_DIR/mlruns``; view it with ``mlflow ui
-    --backend-store-uri RUN_DIR/mlruns``): every number of a record as a metric at the record's step. A resumed
-    run continues the same MLflow run (its id is kept in ``mlruns/parsecnas_run_id``). Needs the ``mlflow``
-    extra."""
+    """An MLflow run in an SQLite store inside the run directory (``RUN_DIR/mlflow.db``; MLflow 3 keeps its
+    file store only behind an opt-out; view it with ``mlflow ui --backend-store-uri sqlite:///RUN_DIR/mlflow.db``):
+    every number of a record as a metric at the record's step. A resumed run continues the same MLflow run (its
+    id is kept in ``mlflow_run_id``); MLflow cannot delete metrics, so the steps a killed session logged after
+    its last checkpoint then appear twice there (``metrics.jsonl`` and the CSV hold them once). Its status is
+    ``FINISHED`` when the loop ends, ``FAILED`` when it stops on an error. Needs the ``mlflow`` extra."""
 
     @classmethod
     def check(cls) -> Any:
@@ -200,22 +203,27 @@ class MlflowTracker(Tracker):
 
     def __init__(self, run_dir: Path) -> None:
         client = self.check()
-        store = Path(run_dir).resolve() / "mlruns"
-        store.mkdir(parents=True, exist_ok=True)
-        self.client = client(tracking_uri=store.as_uri())
-        id_file = store / "parsecnas_run_id"
+        folder = Path(run_dir).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.client = client(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+        id_file = folder / "mlflow_run_id"
         if id_file.is_file():
             self.run_id = id_file.read_text(encoding="utf-8").strip()
-        else:
-            found = self.client.get_experiment_by_name("parsecnas")
-            experiment = found.experiment_id if found is not None else self.client.create_experiment("parsecnas")
-            self.run_id = self.client.create_run(experiment, run_name=Path(run_dir).resolve().name).info.run_id
-            atomic_write_text(id_file, self.run_id + "\n")
+            self.client.update_run(self.run_id, status="RUNNING")
+            return
+        found = self.client.get_experiment_by_name("parsecnas")
+        experiment = (found.experiment_id if found is not None else self.client.create_experiment(
+            "parsecnas", artifact_location=(folder / "mlflow-artifacts").as_uri()))
+        self.run_id = self.client.create_run(experiment, run_name=folder.name).info.run_id
+        atomic_write_text(id_file, self.run_id + "\n")
 
     def log(self, record: Mapping[str, Any]) -> None:
         step = record_step(record)
         for key, value in scalars(record).items():
             self.client.log_metric(self.run_id, key, value, step=0 if step is None else step)
+
+    def close(self, failed: bool = False) -> None:
+        self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
 
 
 register_tracker("csv", CsvTracker)
