@@ -45,6 +45,9 @@ class Tracker:
     """A mirror of a run's metrics log, opened as ``Tracker(run_dir)``. Subclasses implement :meth:`log`;
     :meth:`close` releases files, :meth:`check` says whether the backend is installed."""
 
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+
     @classmethod
     def check(cls) -> Any:
         """Raise an ImportError naming the extra to install when the backend is missing; by default none is
@@ -132,6 +135,7 @@ class CsvTracker(Tracker):
     """
 
     def __init__(self, run_dir: Path, name: str = "metrics.csv") -> None:
+        super().__init__(run_dir)
         self.path = Path(run_dir) / name
         self.source = MetricsLog(Path(run_dir) / "metrics.jsonl")
         self.columns: list[str] | None = None
@@ -165,6 +169,7 @@ class TensorBoardTracker(Tracker):
         return SummaryWriter
 
     def __init__(self, run_dir: Path) -> None:
+        super().__init__(run_dir)
         self.make = self.check()
         self.log_dir = Path(run_dir) / "tensorboard"
         self.writer: Any = None
@@ -202,6 +207,7 @@ class MlflowTracker(Tracker):
         return MlflowClient
 
     def __init__(self, run_dir: Path) -> None:
+        super().__init__(run_dir)
         client = self.check()
         folder = Path(run_dir).resolve()
         folder.mkdir(parents=True, exist_ok=True)
