@@ -66,6 +66,8 @@ def test_an_unknown_backend_is_refused_naming_it_and_the_valid_ones(config_type)
         load_config(config_type, None, ["tracking=csv,wandb"])
     with pytest.raises(ConfigError, match="unknown backend"):
         config_type(tracking=["tensorbord"])
+    with pytest.raises(ConfigError, match=r"unknown backend \{\}"):
+        config_type(tracking=[{}])
 
 
 def test_tracking_is_a_list_or_a_comma_separated_string() -> None:
@@ -79,7 +81,8 @@ def test_tracking_is_a_list_or_a_comma_separated_string() -> None:
 def test_steps_and_scalars_of_a_record() -> None:
     assert record_step({"epoch": 3, "step": 60}) == 3 and record_step({"trial": 7}) == 7
     assert record_step({"loss": 1.0}) is None
-    assert scalars({"epoch": 1, "loss": 2, "ok": True, "arch": "|x|", "nested": {"a": 1}}) == {"loss": 2.0}
+    assert scalars({"epoch": 1, "step": 60, "loss": 2, "ok": True, "arch": "|x|", "nested": {"a": 1}}) == \
+        {"step": 60.0, "loss": 2.0}
 
 
 def test_tensorboard_scalars_match_the_log_and_a_resume_rewrites_its_steps(tmp_path) -> None:

@@ -80,7 +80,7 @@ def tracking_names(value: str | Sequence[str]) -> tuple[str, ...]:
     """
     items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value)
     for item in items:
-        if item not in TRACKERS:
+        if not isinstance(item, str) or item not in TRACKERS:
             raise ConfigError(f"tracking: unknown backend {short_repr(item)}; valid: {', '.join(TRACKERS)} "
                               "(e.g. tracking: [csv, tensorboard], or --tracking=csv,tensorboard)")
     return tuple(dict.fromkeys(items))
@@ -106,19 +106,22 @@ def open_trackers(names: Sequence[str], run_dir: Path) -> list[Tracker]:
     return opened
 
 
+def _step_key(record: Mapping[str, Any]) -> str | None:
+    return next((k for k in STEP_KEYS if isinstance(record.get(k), int) and not isinstance(record[k], bool)), None)
+
+
 def record_step(record: Mapping[str, Any]) -> int | None:
     """The record's progress counter: its ``epoch``, else ``trial``, else ``step``; None when it has none."""
-    for key in STEP_KEYS:
-        value = record.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+    key = _step_key(record)
+    return None if key is None else int(record[key])
 
 
 def scalars(record: Mapping[str, Any]) -> dict[str, float]:
-    """The record's numbers (booleans, strings and nested values left out), for scalar-only backends."""
+    """The record's numbers but its progress counter (booleans, strings and nested values left out), for
+    scalar-only backends."""
+    counter = _step_key(record)
     return {k: float(v) for k, v in record.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in STEP_KEYS}
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != counter}
 
 
 def _cell(value: Any) -> Any:
