@@ -157,6 +157,11 @@ class CsvTracker(Tracker):
         atomic_write_text(self.path, out.getvalue())
 
 
+def _missing(backend: str) -> ImportError:
+    return ImportError(f"tracking: {backend} needs the {backend} package, an optional extra: "
+                       f"pip install 'parsecnas[{backend}]' (or drop {backend} from tracking)")
+
+
 class TensorBoardTracker(Tracker):
     """TensorBoard event files under ``RUN_DIR/tensorboard``: every number of a record as a scalar at the
     record's step (``epoch`` or ``trial``). Needs the ``tensorboard`` extra."""
@@ -167,8 +172,7 @@ class TensorBoardTracker(Tracker):
             import tensorboard  # noqa: F401  (SummaryWriter needs it, and says so less clearly)
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
-            raise ImportError("tracking: tensorboard needs the tensorboard package, an optional extra: "
-                              "pip install 'parsecnas[tensorboard]' (or drop tensorboard from tracking)") from exc
+            raise _missing("tensorboard") from exc
         return SummaryWriter
 
     def __init__(self, run_dir: Path) -> None:
@@ -205,8 +209,7 @@ class MlflowTracker(Tracker):
         try:
             from mlflow.tracking import MlflowClient
         except ImportError as exc:
-            raise ImportError("tracking: mlflow needs the mlflow package, an optional extra: "
-                              "pip install 'parsecnas[mlflow]' (or drop mlflow from tracking)") from exc
+            raise _missing("mlflow") from exc
         return MlflowClient
 
     def __init__(self, run_dir: Path) -> None:
