@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -188,3 +189,46 @@ def test_mixed_precision_training_runs_and_stays_close_to_fp32(tmp_path) -> None
     loss16 = Run(tmp_path / "bf16").metrics()[0]["train_loss"]
     assert math.isfinite(loss16) and abs(loss16 - loss32) < 0.05 * loss32  # bf16 keeps ~3 significant digits
     assert 0 <= bf16["test_accuracy"] <= 1 and fp32["params_m"] == bf16["params_m"]
+
+
+def test_validation_accuracy_is_logged_per_epoch_on_held_out_training_images(tmp_path) -> None:
+    cfg = TrainConfig(**{**TINY.__dict__, "epochs": 2, "steps_per_epoch": 1, "val_examples": 40,
+                         "tracking": ("csv",)})
+    result = train_genotype("DARTS_V2", cfg, tmp_path / "r", progress=False)
+    metrics = Run(tmp_path / "r").metrics()
+    assert [m["epoch"] for m in metrics if "val_accuracy" in m] == [1, 2]
+    assert result["val_accuracy"] == metrics[-1]["val_accuracy"] and "test_accuracy" not in metrics[-1]
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "r" / "curves.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "r" / "metrics.csv").read_text().splitlines()[0].startswith("epoch,train_loss,val_accuracy")
+
+
+def test_held_out_images_are_never_trained_on_and_the_test_set_only_when_asked() -> None:
+    ds = load_dataset("fashion-mnist-small")
+    n = len(ds.train_labels)
+    held = train_module._setup_training(Genotype.named("DARTS_V2"), TINY, torch.device("cpu"))
+    assert held.val is not None and held.val.num_examples == min(TINY.val_examples, n // 5)
+    assert held.train.num_examples == n - held.val.num_examples
+    test = train_module._setup_training(Genotype.named("DARTS_V2"), TrainConfig(**{**TINY.__dict__,
+                                        "validation": "test"}), torch.device("cpu"))
+    assert test.val is test.test and test.train.num_examples == n
+    off = train_module._setup_training(Genotype.named("DARTS_V2"), TrainConfig(**{**TINY.__dict__,
+                                       "validation": "off"}), torch.device("cpu"))
+    assert off.val is None and off.train.num_examples == n
+
+
+def test_the_test_set_per_epoch_ends_at_the_final_test_accuracy(tmp_path) -> None:
+    cfg = TrainConfig(**{**TINY.__dict__, "epochs": 1, "steps_per_epoch": 1, "validation": "test"})
+    result = train_genotype("DARTS_V2", cfg, tmp_path / "r", progress=False)
+    assert Run(tmp_path / "r").metrics()[-1]["test_accuracy"] == result["test_accuracy"]
+
+
+def test_a_run_stored_before_validation_existed_resumes_only_without_it(tmp_path) -> None:
+    cfg = TrainConfig(**{**TINY.__dict__, "epochs": 1, "steps_per_epoch": 1, "validation": "off"})
+    train_genotype("DARTS_V2", cfg, tmp_path / "r", progress=False)
+    stored = (tmp_path / "r" / "config.yaml").read_text()
+    old = "\n".join(line for line in stored.splitlines() if not line.startswith(("validation:", "val_examples:")))
+    (tmp_path / "r" / "config.yaml").write_text(old + "\n")
+    with pytest.raises(train_module.RunError, match="validation: stored '<absent>', given 'held_out'"):
+        train_genotype("DARTS_V2", replace(cfg, validation="held_out"), tmp_path / "r", resume=True, progress=False)
+    train_genotype("DARTS_V2", cfg, tmp_path / "r", resume=True, progress=False)  # it trained on every image

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from .config import check_finite, fill_typed_fields, to_dict, typed_by
 from .estimators.tabular import NB201Benchmark
 from .run import Run, Timer
+from .run.tracking import check_trackers, tracking_names
 from .spaces import get_space
 from .spaces.base import Space
 from .strategies.blackbox import (
@@ -58,6 +59,9 @@ class BlackBoxConfig:
         batch_size: architectures asked for at once (a checkpoint after each batch).
         seed: seeds the strategy's generator.
         data_dir: folder holding the benchmark files (else ``$PARSECNAS_DATA``, else the user cache).
+        tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
+            (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
+            (``mlflow.db``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
     """
 
     strategy: str = "evolution"
@@ -69,10 +73,12 @@ class BlackBoxConfig:
     batch_size: int = 1
     seed: int = 0
     data_dir: str | None = None
+    tracking: tuple[str, ...] | str = ()
 
     def __post_init__(self) -> None:
         check_finite(self)
         fill_typed_fields(self)
+        object.__setattr__(self, "tracking", tracking_names(self.tracking))
         if self.budget < 1 or self.batch_size < 1:
             raise ValueError(f"budget and batch_size must be >= 1; got {self.budget}, {self.batch_size}")
 
@@ -87,6 +93,7 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
     estimator = NB201Benchmark(config.dataset, select=config.select, data_dir=config.data_dir)
     strategy = create_blackbox(config.strategy, space, config.settings, config.seed)
     len(estimator.table)  # reads the table now: a missing one is an error before the run directory exists
+    check_trackers(config.tracking)
     run = Run(run_dir)
     with run.lock(resume=resume):
         resuming = run.create(to_dict(config), resume=resume, defaults=to_dict(BlackBoxConfig(config.strategy)))
@@ -96,16 +103,18 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
         records = [r for r in run.metrics() if "trial" in r]
         timer = Timer(offset=0.0 if state is None else float(state["elapsed"])).start()
         best = max((r for r in records if r["state"] == "complete"), key=lambda r: r["score"], default=None)
-        while done < config.budget:
-            trials = evaluate_batch(strategy, estimator, min(config.batch_size, config.budget - done), done, catch)
-            for trial in trials:
-                record = _record(space, trial)
-                if trial.state is TrialState.COMPLETE and (best is None or record["score"] > best["score"]):
-                    best = record
-                run.log({**record, "best_score": None if best is None else best["score"],
-                         "best_arch": None if best is None else best["arch"]})
-            done += len(trials)
-            run.save_checkpoint({"trial": done, "elapsed": timer.elapsed, "strategy": strategy.state_dict()})
+        with run.tracking(config.tracking):  # mirrors of metrics.jsonl (csv, tensorboard, mlflow)
+            while done < config.budget:
+                trials = evaluate_batch(strategy, estimator, min(config.batch_size, config.budget - done), done,
+                                        catch)
+                for trial in trials:
+                    record = _record(space, trial)
+                    if trial.state is TrialState.COMPLETE and (best is None or record["score"] > best["score"]):
+                        best = record
+                    run.log({**record, "best_score": None if best is None else best["score"],
+                             "best_arch": None if best is None else best["arch"]})
+                done += len(trials)
+                run.save_checkpoint({"trial": done, "elapsed": timer.elapsed, "strategy": strategy.state_dict()})
         records = [r for r in run.metrics() if "trial" in r]
         result = {"strategy": config.strategy, "space": config.space, "dataset": config.dataset,
                   "select": config.select, "trials": len(records),

@@ -296,13 +296,23 @@ def cmd_predict(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def cmd_table(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    """The PARSEC-Table-1-style comparison of finished training runs."""
+    """The PARSEC-Table-1-style comparison of runs: training, search and black-box runs, or folders of them."""
     from .report.table import format_table
     from .train import iter_results
 
     if extra:
         raise ConfigError(f"unrecognised arguments {list(extra)}")
     print(format_table(list(iter_results(args.runs)), args.format, top5=args.top5))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """One self-contained HTML page (figures embedded, viewable offline) for a run, or comparing several."""
+    from .report.html import write_report
+
+    if extra:
+        raise ConfigError(f"unrecognised arguments {list(extra)}")
+    print(f"report: {write_report(args.runs, args.out)}")
     return 0
 
 
@@ -510,8 +520,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per image")
     p.add_argument("--data-dir", help="only for models saved without their preprocessing: the dataset's folder")
     p.set_defaults(func=cmd_predict)
-    p = sub.add_parser("table", help="results table of training runs, shaped like the PARSEC paper's Table 1")
-    p.add_argument("runs", nargs="+", help="`parsecnas train` run directories (single or --seeds)")
+    p = sub.add_parser("table", help="results table of runs, shaped like the PARSEC paper's Table 1")
+    p.add_argument("runs", nargs="+", help="search, train or bench run directories (single or --seeds), or "
+                                           "folders holding them")
     p.add_argument("--format", choices=("text", "markdown", "csv"), default="text")
     p.add_argument("--top5", action="store_true", help="add the top-5 error column (ImageNet)")
     p.set_defaults(func=cmd_table)
@@ -546,6 +557,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                    help="wall time (default), or process CPU time (one thread, on a machine shared with other jobs)")
     p.add_argument("--out", help="output file (default latency-SPACE-SETTING.json)")
     p.set_defaults(func=cmd_profile)
+    p = sub.add_parser("report", help="a self-contained HTML report of a run, or a comparison of several")
+    p.add_argument("runs", nargs="+", help="search, train or bench run directories, or folders holding them")
+    p.add_argument("--out", help="the .html file (default: report.html in the one folder given, else here)")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("show", help="print a genotype's cells, parameters and multiply-adds; draw its cells")
     p.add_argument("genotype", nargs="?")
     p.add_argument("--setting", choices=("cifar10", "imagenet"), default="cifar10")

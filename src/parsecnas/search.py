@@ -22,6 +22,7 @@ import torch
 
 from .config import ConfigError, from_dict, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset, train_search_split
+from .data.split import split_held_out as split_held_out  # re-exported: its old home
 from .estimators.cost import count_parameters
 from .estimators.tabular import table_record
 from .evaluation import evaluate
@@ -31,6 +32,7 @@ from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
 from .run.distributed import Distributed, from_env
 from .run.divergence import check_finite_checkpoint, check_step_losses
 from .run.resources import resolve_device
+from .run.tracking import check_trackers
 from .search_config import DataConfig, NetConfig, SearchConfig
 from .spaces import get_space
 from .spaces.base import Space
@@ -179,19 +181,6 @@ def load_trained_supernet(config: SearchConfig, run_dir: str | Path) -> TrainedS
     return TrainedSupernet(s.space, s.net, s.held_out, config.channels_last)
 
 
-def split_held_out(search_indices: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sets ``min(n, len / 5)`` seeded random search-split indices apart: ``(held_out, rest)``, both sorted.
-
-    The derived architecture's accuracy is measured on the held-out part, which neither the weights (train
-    split) nor the architecture belief (the rest of the search split) are fitted on. Random, not the first
-    ``n``: datasets stored class by class (image folders, the CIFAR JPEG archive) would otherwise be measured
-    on one class.
-    """
-    n = max(1, min(n, len(search_indices) // 5))
-    order = torch.randperm(len(search_indices), generator=torch.Generator().manual_seed(seed + 12345))
-    return search_indices[order[:n]].sort().values, search_indices[order[n:]].sort().values
-
-
 def _with_schedule(config: SearchConfig, batches_per_epoch: int) -> Any:
     """The strategy's settings laid out over the search (a :class:`~parsecnas.strategies.base.Scheduled`
     config), so temperature annealing, wipeout and op-set shrinking span the actual search."""
@@ -234,6 +223,7 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
     """
     check_space(config.strategy, get_space(config.space))  # before the run directory exists
     dist = distributed or from_env(resolve_device(config.device))
+    check_trackers(config.tracking)
     run = Run(run_dir)
     with dist.main_context(lambda: run.lock(resume=resume)):  # held until the search ends, by rank 0
         s = _setup(config, dist)
@@ -251,7 +241,8 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         if progress and dist.is_main and not done.finished:
             print(start_summary(config, s, run.path, done.epoch), flush=True)
         if not done.finished:
-            done = _search(config, run, s, done.epoch, timer, progress and dist.is_main)
+            with run.tracking(config.tracking):  # mirrors of metrics.jsonl (csv, tensorboard, mlflow)
+                done = _search(config, run, s, done.epoch, timer, progress and dist.is_main)
         arch = s.strategy.derive()
         if dist.is_main and not (state is not None and state.get("finished")
                                  and run.path_of("search_cost.json").is_file()):
@@ -381,7 +372,11 @@ def write_outputs(run: Run, s: _Setup, arch: Any, hours: float) -> None:
         s.space.draw(arch, run.path_of("cell"))
         metrics = run.metrics()
         keys = tuple(k for k in ("mode_accuracy", "entropy") if any(k in r for r in metrics))  # what was logged
-        plot_search_curves(metrics, run.path_of("curves.png"), keys=keys)
+        plot_search_curves(metrics, run.path_of("curves.png"), keys=keys, title="search")
+        panel = tuple(k for k in ("loss", "ess") if any(k in r for r in metrics))  # ess: PARSEC's weights
+        if panel:
+            plot_search_curves(metrics, run.path_of("loss.png"), keys=panel,
+                               title="training loss" + (" and effective sample size" if "ess" in panel else ""))
         if found is not None:
             plot_search_curves(metrics, run.path_of("table_curve.png"), keys=("table_test_accuracy", "mode_accuracy"))
         s.strategy.figures(run.path)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import check_finite, fill_typed_fields, typed_by
 from .optim import WeightOptimConfig
+from .run.tracking import tracking_names
 from .strategies import list_strategies
 from .strategies.base import strategy_config_type
 
@@ -92,6 +93,9 @@ class SearchConfig:
         init_from: a search run directory whose learnt distribution warm-starts this one.
         channels_last: run convolutions in channels-last layout (much faster depthwise convs on CPU).
         device: ``auto`` (a GPU when present), ``cpu`` or ``cuda[:i]``.
+        tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
+            (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
+            (``mlflow.db``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
     """
 
     strategy: str = "parsec"
@@ -102,6 +106,7 @@ class SearchConfig:
     init_from: str | None = None
     channels_last: bool = True
     device: str = "auto"
+    tracking: tuple[str, ...] | str = ()
     data: DataConfig = field(default_factory=DataConfig)
     net: NetConfig = field(default_factory=NetConfig)
     weights: WeightOptimConfig = field(default_factory=WeightOptimConfig)
@@ -110,6 +115,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         check_finite(self)
         fill_typed_fields(self)  # settings: the strategy's config (an unknown strategy lists the valid ones)
+        object.__setattr__(self, "tracking", tracking_names(self.tracking))
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:

@@ -20,13 +20,14 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
 from .config import ConfigError, check_finite, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset
+from .data.split import split_held_out
 from .estimators.cost import count_multiply_adds, count_parameters
 from .evaluation import autocast, autocast_dtype, evaluate, resolve_device, to_layout
 from .evaluation import iter_logits as iter_logits  # re-exported: their old home
@@ -35,9 +36,12 @@ from .export import save_model
 from .nets import EvalNetwork, build_network, seeded
 from .optim import check_sgd_settings
 from .predict import Preprocess
+from .report.runs import table_summaries
+from .report.table import summarize as summarize  # re-exported: its old home
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.distributed import Distributed, from_env
 from .run.divergence import check_finite_checkpoint, check_step_losses
+from .run.tracking import check_trackers, tracking_names
 from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
@@ -64,6 +68,13 @@ class TrainConfig:
             the central 87.5% of each image resized to it.
         color_jitter: brightness/contrast/saturation jitter ``[1 - j, 1 + j]`` and hue ``[-j/2, j/2]`` on RGB
             training images (ImageNet protocol: 0.4); 0: off.
+        validation: what the accuracy logged after every epoch is measured on: ``held_out`` (``val_accuracy``:
+            ``val_examples`` seeded random training images set apart and never trained on), ``test``
+            (``test_accuracy``: the test set, as the DARTS code does; the whole training set trains) or ``off``.
+        val_examples: training images set apart for ``held_out`` validation (at most a fifth of them).
+        tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
+            (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
+            (``mlflow.db``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
     """
 
     dataset: str = "cifar10"
@@ -93,9 +104,15 @@ class TrainConfig:
     eval_batch_size: int = 256
     crop_size: int = 0
     color_jitter: float = 0.0
+    validation: Literal["held_out", "test", "off"] = "held_out"
+    val_examples: int = 5000
+    tracking: tuple[str, ...] | str = ()
 
     def __post_init__(self) -> None:
         check_finite(self)
+        object.__setattr__(self, "tracking", tracking_names(self.tracking))
+        if self.val_examples < 1:
+            raise ValueError(f"val_examples must be >= 1, got {self.val_examples}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"epochs, batch_size and eval_batch_size must be >= 1; got {self.epochs}, "
                              f"{self.batch_size}, {self.eval_batch_size}")
@@ -128,6 +145,11 @@ class TrainConfig:
         return replace(base, **overrides)
 
 
+_STORED_DEFAULTS = {**to_dict(TrainConfig()), "validation": "off"}
+"""What a run stored before a field existed ran with: before ``validation``, the whole training set trained and
+no per-epoch accuracy was measured, so resuming such a run needs ``validation=off`` to stay exact."""
+
+
 def protocol_config(name: str) -> TrainConfig:
     """The default :class:`TrainConfig` of a protocol (``cifar`` or ``imagenet``)."""
     if name not in PROTOCOLS:
@@ -135,11 +157,13 @@ def protocol_config(name: str) -> TrainConfig:
     return TrainConfig.imagenet() if name == "imagenet" else TrainConfig()
 
 
-def evaluation_loader(ds: ImageDataset, config: TrainConfig, device: torch.device) -> Loader:
-    """The test split of ``ds`` in its stored order (never shuffled, so every network sees the same examples in
-    the same order), batched and (ImageNet protocol) centre-cropped as ``config`` says."""
-    return Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(config.eval_batch_size,
-                                                                             config.crop_size), device=device)
+def evaluation_loader(ds: ImageDataset, config: TrainConfig, device: torch.device, split: str = "test",
+                      indices: torch.Tensor | None = None) -> Loader:
+    """The test split of ``ds`` (or ``indices`` of another ``split``) in its stored order (never shuffled, so
+    every network sees the same examples in the same order), batched and (ImageNet protocol) centre-cropped as
+    ``config`` says."""
+    return Loader.from_dataset(ds, split, indices, LoaderConfig.for_evaluation(config.eval_batch_size,
+                                                                               config.crop_size), device=device)
 
 
 def training_loss(logits: torch.Tensor, aux: torch.Tensor | None, y: torch.Tensor, auxiliary_weight: float,
@@ -219,6 +243,7 @@ def train_genotype(
     provenance = search_provenance(genotype)
     genotype = resolve_genotype(genotype)
     dist = distributed or from_env(resolve_device(config.device))
+    check_trackers(config.tracking)  # a missing tracking extra is refused before the run directory exists
     run = Run(run_dir)
     with dist.main_context(lambda: run.lock(resume=resume)):  # held by rank 0 until the training ends
         return _train(genotype, provenance, config, run, resume, progress, dist)
@@ -232,6 +257,9 @@ class _Training:
     device: torch.device
     train: Loader
     test: Loader
+    val: Loader | None
+    """What the per-epoch accuracy is measured on (``config.validation``): held-out training images, the test
+    set, or nothing."""
     net: EvalNetwork
     forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
     """``net.forward_train``, through ``DistributedDataParallel`` when there are several ranks."""
@@ -264,10 +292,14 @@ def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.devic
                     dist: Distributed | None = None) -> _Training:
     dist = dist or Distributed()
     ds = dist.main_first(lambda: load_dataset(config.dataset, config.data_dir))  # rank 0 caches it first
-    train = Loader.from_dataset(ds, "train", None, LoaderConfig.for_training(ds, config.batch_size, config.cutout,
-                                                                             config.crop_size, config.color_jitter),
-                                device=device, seed=config.seed)
+    held_out, train_idx = (split_held_out(torch.arange(len(ds.train_labels)), config.val_examples, config.seed)
+                           if config.validation == "held_out" else (None, None))
+    train = Loader.from_dataset(ds, "train", train_idx, LoaderConfig.for_training(
+        ds, config.batch_size, config.cutout, config.crop_size, config.color_jitter), device=device, seed=config.seed)
     train.set_shard(dist.rank, dist.world_size)
+    test = evaluation_loader(ds, config, device)
+    val = (evaluation_loader(ds, config, device, "train", held_out) if held_out is not None
+           else test if config.validation == "test" else None)
     net = _build(genotype, config, ds.num_classes, ds.in_channels)
     size = config.crop_size or ds.image_size
     params, macs = count_parameters(net), count_multiply_adds(net, (ds.in_channels, size, size))
@@ -278,9 +310,9 @@ def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.devic
     amp_dtype = autocast_dtype(device, config.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     forward = _data_parallel(net, dist) if dist.active else net.forward_train
-    return _Training(device, train, evaluation_loader(ds, config, device), net,
-                     torch.compile(forward) if config.compile else forward, dist, sgd, _scheduler(sgd, config),
-                     scaler, amp_dtype, size, params, macs, Preprocess.of(ds, config.crop_size).to_dict())
+    return _Training(device, train, test, val, net, torch.compile(forward) if config.compile else forward, dist,
+                     sgd, _scheduler(sgd, config), scaler, amp_dtype, size, params, macs,
+                     Preprocess.of(ds, config.crop_size).to_dict())
 
 
 class _TrainForward(torch.nn.Module):
@@ -305,7 +337,7 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
            progress: bool, dist: Distributed) -> dict[str, Any]:
     device = dist.place(resolve_device(config.device))  # before the run is created: a missing GPU is an error
     resuming = dist.on_main(lambda: run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
-                                               defaults=to_dict(TrainConfig()), extendable=("epochs",)))
+                                               defaults=_STORED_DEFAULTS, extendable=("epochs",)))
     t = _setup_training(genotype, config, device, dist)
     state = run.restore(limit=config.epochs, parts=t.loaders(), numbers=("elapsed",),
                         cut_log=dist.is_main) if resuming else None
@@ -314,14 +346,16 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
     start, elapsed = (0, 0.0) if state is None else (int(state["epoch"]), float(state["elapsed"]))
     steps = config.steps_per_epoch or len(t.train)
     timer = Timer(offset=elapsed).start()
-    with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress and dist.is_main) as bar:
+    with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress and dist.is_main) as bar, \
+            run.tracking(config.tracking):
         for epoch in range(start, config.epochs):
             mean_loss = _epoch(t, config, run, epoch, steps, bar)
             state = {"epoch": epoch + 1, "elapsed": timer.elapsed, **t.state()}
             check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
             if dist.is_main:  # rank 0's state is every rank's (DDP keeps weights and BN statistics in step)
-                run.log({"epoch": epoch + 1, "train_loss": mean_loss, "lr": t.sgd.param_groups[0]["lr"],
-                         "drop_path": t.net.drop_path_prob, "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
+                run.log({"epoch": epoch + 1, "train_loss": mean_loss, **_validation(t, config),
+                         "lr": t.sgd.param_groups[0]["lr"], "drop_path": t.net.drop_path_prob,
+                         "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
                 run.save_checkpoint(state)
     return dist.on_main(lambda: _finish(t, genotype, provenance, config, run, timer.hours))
 
@@ -337,6 +371,15 @@ def _stretch_schedule(t: _Training, config: TrainConfig) -> None:
         progress = math.pi * schedule.last_epoch / config.epochs
         group["lr"] = schedule.eta_min + (base - schedule.eta_min) * (1 + math.cos(progress)) / 2
     schedule._last_lr = [group["lr"] for group in t.sgd.param_groups]  # what get_last_lr() reports
+
+
+def _validation(t: _Training, config: TrainConfig) -> dict[str, float]:
+    """The epoch's ``val_accuracy`` (held-out training images) or ``test_accuracy``, as ``config.validation``
+    says; evaluation changes no state that training reads, so a resumed run logs the same numbers."""
+    if t.val is None:
+        return {}
+    key = "test_accuracy" if config.validation == "test" else "val_accuracy"
+    return {key: evaluate(t.net, t.val, config.channels_last, t.amp_dtype)["top1"]}
 
 
 def _epoch(t: _Training, config: TrainConfig, run: Run, epoch: int, steps: int, bar: ProgressBar) -> float:
@@ -372,8 +415,9 @@ def _epoch(t: _Training, config: TrainConfig, run: Run, epoch: int, steps: int, 
 
 def _finish(t: _Training, genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run,
             hours: float) -> dict[str, Any]:
-    """Test accuracy of the trained network; ``model.pt`` and ``result.json``."""
+    """Test accuracy of the trained network; ``model.pt``, ``curves.png`` and ``result.json``."""
     accuracy = evaluate(t.net, t.test, config.channels_last, t.amp_dtype)
+    metrics = run.metrics()
     result = {
         **provenance,
         "genotype": genotype.to_dict(),
@@ -390,11 +434,26 @@ def _finish(t: _Training, genotype: Genotype, provenance: dict[str, Any], config
         "multiply_adds_m": t.macs / 1e6,
         "train_hours": hours,
         "device": device_name(t.device),
+        "validation": config.validation,
+        **{k: v for k, v in (metrics[-1] if metrics else {}).items() if k == "val_accuracy"},
     }
     record = {**{k: v for k, v in result.items() if k != "genotype"}, "preprocess": t.preprocess}
     save_model(t.net, run.path_of("model.pt"), record)
+    _plot_curves(metrics, run)
     run.write_json("result.json", result)
     return result
+
+
+def _plot_curves(metrics: list[dict[str, Any]], run: Run) -> None:
+    """``curves.png``: the training loss and the per-epoch accuracy; skipped without matplotlib."""
+    from .report import plot_search_curves
+
+    last = metrics[-1] if metrics else {}
+    keys = ("train_loss", *(k for k in ("val_accuracy", "test_accuracy") if k in last))
+    try:
+        plot_search_curves(metrics, run.path_of("curves.png"), keys=keys[:2], title="training")
+    except ImportError:  # the plot extra is missing: the numbers are all in metrics.jsonl
+        pass
 
 
 def train_seeds(
@@ -426,29 +485,8 @@ def train_seeds(
     return summary
 
 
-def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and std over seeds of each run's test errors and training hours, with the shared fields."""
-    first = results[0]
-    summary: dict[str, Any] = {key: first.get(key) for key in ("architecture", "search_method", "search_cost",
-                                                              "genotype", "dataset", "epochs", "params_m",
-                                                              "multiply_adds_m", "device")}
-    summary["seeds"] = [r["seed"] for r in results]
-    for key in ("test_error_pct", "test_top5_error_pct", "train_hours"):
-        values = torch.tensor([float(r[key]) for r in results], dtype=torch.float64)
-        summary[f"{key}_mean"] = float(values.mean())
-        summary[f"{key}_std"] = float(values.std()) if len(values) > 1 else 0.0
-    summary["runs"] = [{k: v for k, v in r.items() if k != "genotype"} for r in results]
-    return summary
-
-
 def iter_results(paths: Sequence[str | Path]) -> Iterator[dict[str, Any]]:
-    """A summary per path: ``summary.json`` of a multi-seed directory, or one run's ``result.json`` as a
-    one-seed summary."""
-    for path in map(Path, paths):
-        if (path / "summary.json").is_file():
-            yield Run(path).read_json("summary.json")
-        elif (path / "result.json").is_file():
-            yield summarize([Run(path).read_json("result.json")])
-        else:
-            raise FileNotFoundError(f"{path} holds neither summary.json nor result.json; give a finished "
-                                    "`parsecnas train` run directory")
+    """A table row per run found under ``paths``: a multi-seed directory's ``summary.json``, one training run's
+    ``result.json`` as a one-seed summary, a search or black-box run (:func:`parsecnas.report.runs.table_summary`).
+    """
+    yield from table_summaries(paths)

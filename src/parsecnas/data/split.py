@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["train_search_split"]
+__all__ = ["split_held_out", "train_search_split"]
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -88,3 +88,16 @@ def train_search_split(
         firsts.append(first)
         seconds.append(second)
     return torch.cat(firsts).sort().values, torch.cat(seconds).sort().values
+
+
+def split_held_out(search_indices: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sets ``min(n, len / 5)`` seeded random indices apart: ``(held_out, rest)``, both sorted.
+
+    A search measures its derived architecture on the part held out of its search split (which neither the
+    weights nor the architecture belief are fitted on); ``parsecnas train`` its validation accuracy on a part
+    held out of the training set. Random, not the first ``n``: datasets stored class by class (image folders,
+    the CIFAR JPEG archive) would otherwise be measured on one class.
+    """
+    n = max(1, min(n, len(search_indices) // 5))
+    order = torch.randperm(len(search_indices), generator=torch.Generator().manual_seed(seed + 12345))
+    return search_indices[order[:n]].sort().values, search_indices[order[n:]].sort().values

@@ -21,15 +21,28 @@ def require_matplotlib() -> Any:
     return matplotlib
 
 
-def new_figure(width: float, height: float) -> Any:
-    """A figure with its own Agg canvas: no pyplot, no global backend or figure registry."""
+def new_figure(width: float, height: float, layout: Any = None) -> Any:
+    """A figure with its own Agg canvas: no pyplot, no global backend or figure registry. ``layout``:
+    matplotlib's layout engine (``"constrained"`` makes room for titles and legends outside the axes)."""
     require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=150)
+    fig = Figure(figsize=(width, height), dpi=150, layout=layout)
     FigureCanvasAgg(fig)
     return fig
+
+
+def tidy_axes(ax: Any, integer_x: bool) -> None:
+    """Plain tick labels (no offset or exponent text, which lands on a legend above the axes) and, for a
+    counter on the x-axis (epochs, trials), integer ticks only."""
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        if isinstance(axis.get_major_formatter(), ScalarFormatter):
+            axis.get_major_formatter().set_useOffset(False)
+    if integer_x:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def check_format(path: str | Path) -> Path:

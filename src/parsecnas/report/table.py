@@ -1,6 +1,7 @@
 """Results tables shaped like the PARSEC paper's Table 1: architecture, test error, params, search cost, method.
 
-Rows are the summaries of :func:`parsecnas.train.summarize` (one per trained architecture, over its seeds).
+Rows are the summaries of :func:`summarize` (one per trained architecture, over its seeds; search and black-box
+runs give rows too: :func:`parsecnas.report.runs.table_summary`).
 Search cost is in days on the device the search ran on (the papers' "GPU days"), with that device named.
 
 Example:
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,14 +34,32 @@ def table_rows(summaries: Sequence[Mapping[str, Any]], top5: bool = False) -> li
         error = _mean_std(s, "test_error_pct", n)
         cost = s.get("search_cost")
         cost_text = f"{cost['device_hours'] / 24:.3g} ({cost['device']})" if cost else "-"
-        row = (str(s.get("architecture") or "-"), error, f"{float(s['params_m']):.2f}", cost_text,
+        params = "-" if s.get("params_m") is None else f"{float(s['params_m']):.2f}"
+        row = (str(s.get("architecture") or "-"), error, params, cost_text,
                str(s.get("search_method") or "-"))
         rows.append(row + ((_mean_std(s, "test_top5_error_pct", n),) if top5 else ()))
     return rows
 
 
+def summarize(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Mean and sample std (n - 1) over seeds of each training run's test errors and training hours, with the
+    fields the runs share (``result.json`` of :func:`parsecnas.train.train_genotype`)."""
+    first = results[0]
+    summary: dict[str, Any] = {key: first.get(key) for key in ("architecture", "search_method", "search_cost",
+                                                              "genotype", "dataset", "epochs", "params_m",
+                                                              "multiply_adds_m", "device")}
+    summary["seeds"] = [r["seed"] for r in results]
+    for key in ("test_error_pct", "test_top5_error_pct", "train_hours"):
+        values = [float(r[key]) if r.get(key) is not None else math.nan for r in results]
+        summary[f"{key}_mean"] = statistics.fmean(values)
+        summary[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    summary["runs"] = [{k: v for k, v in r.items() if k != "genotype"} for r in results]
+    return summary
+
+
 def _mean_std(s: Mapping[str, Any], key: str, n: int) -> str:
-    mean, std = float(s[f"{key}_mean"]), float(s.get(f"{key}_std", 0.0))
+    value = s.get(f"{key}_mean")
+    mean, std = float("nan" if value is None else value), float(s.get(f"{key}_std") or 0.0)
     if math.isnan(mean):
         return "-"
     return f"{mean:.2f} +- {std:.2f} ({n} seeds)" if n > 1 else f"{mean:.2f}"
@@ -79,4 +99,4 @@ def _csv(summaries: Sequence[Mapping[str, Any]]) -> str:
     return out.getvalue().rstrip("\n")
 
 
-__all__ = ["HEADER", "TABLE_FORMATS", "format_table", "table_rows"]
+__all__ = ["HEADER", "TABLE_FORMATS", "format_table", "summarize", "table_rows"]

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from parsecnas.run.atomic import atomic_write_text, remove_stale_temp_files
 from parsecnas.run.checkpoint import check_resume_state, load_checkpoint, load_parts, save_checkpoint
 from parsecnas.run.lock import LOCK_FILE, RunLock
 from parsecnas.run.metrics import MetricsLog
+from parsecnas.run.tracking import Tracker, open_trackers
 
 __all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "METRICS_FILE", "Run", "RunError", "strict_json"]
 
@@ -77,6 +79,7 @@ class Run:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._metrics = MetricsLog(self.path / METRICS_FILE)
+        self._trackers: list[Tracker] = []
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
@@ -177,8 +180,25 @@ class Run:
     # ---------------------------------------------------------------------------------------- metrics
 
     def log(self, record: Mapping[str, Any]) -> None:
-        """Append one metrics record as a fsynced JSON line (see ``parsecnas.run.metrics.MetricsLog``)."""
+        """Append one metrics record as a fsynced JSON line (see ``parsecnas.run.metrics.MetricsLog``), then
+        mirror it to the trackers of :meth:`tracking`."""
         self._metrics.append(record)
+        for tracker in self._trackers:
+            tracker.log(record)
+
+    @contextmanager
+    def tracking(self, names: Sequence[str]) -> Iterator[None]:
+        """Mirror every record logged inside the ``with`` to the trackers ``names`` (``csv``, ``tensorboard``,
+        ``mlflow``: :mod:`parsecnas.run.tracking`); enter it after :meth:`restore`, close them on exit."""
+        self._trackers = open_trackers(names, self.path)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            trackers, self._trackers = self._trackers, []
+            for tracker in trackers:
+                tracker.close(failed)
 
     def metrics(self) -> list[dict[str, Any]]:
         """Every metrics record, in the order logged."""
