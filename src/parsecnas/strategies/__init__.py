@@ -30,6 +30,7 @@ from .parsec import Parsec, ParsecConfig
 from .parsec_maths import effective_sample_size, importance_weights
 from .random_search import RandomSearch, RandomSearchConfig
 from .reinforce import Reinforce, ReinforceConfig
+from .spos import Spos, SposConfig
 from .xnas import Xnas, XnasConfig, plot_survivors
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "ReinforceConfig",
     "Snas",
     "SnasConfig",
+    "Spos",
+    "SposConfig",
     "Trajectory",
     "Trial",
     "TrialState",
