@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
+from _known_best import KnownBest, batch
 
 from parsecnas.data import Loader, LoaderConfig
 from parsecnas.estimators.supernet import SupernetEstimator
@@ -12,29 +12,6 @@ from parsecnas.evaluation import evaluate
 from parsecnas.optim import WeightOptimConfig, WeightOptimizer
 from parsecnas.spaces import get_space
 from parsecnas.strategies import Spos, SposConfig
-
-
-class KnownBest(nn.Module):
-    """A stand-in supernet whose accuracy with architecture ``arch`` is the share of its decisions at choice 0,
-    exactly (the first examples of a batch are right): evolution must climb to the all-zero architecture."""
-
-    def __init__(self, space) -> None:
-        super().__init__()
-        self.space = space
-        self.bias = nn.Parameter(torch.zeros(1))
-        self.calls: list[object] = []
-
-    def forward(self, x: torch.Tensor, arch) -> torch.Tensor:
-        self.calls.append(arch)
-        choices = self.space.to_choices(arch)
-        right = round(len(x) * sum(c == 0 for c in choices) / len(choices))
-        logits = torch.zeros(len(x), 2) + self.bias
-        logits[:right, 1] = 1.0  # label 1 is every example's label
-        return logits
-
-
-def batch(n: int = 12):
-    return torch.zeros(n, 3, 4, 4), torch.ones(n, dtype=torch.long)
 
 
 def test_the_weights_train_on_uniform_paths_then_freeze_while_evolution_searches() -> None:

@@ -21,6 +21,7 @@ from .blackbox import (
     run_blackbox,
 )
 from .darts import Darts, DartsConfig
+from .enas import Controller, Enas, EnasConfig
 from .evolution import EvolutionConfig, RegularizedEvolution
 from .gumbel import Gdas, GdasConfig, Snas, SnasConfig
 from .local_search import LocalSearch, LocalSearchConfig
@@ -40,6 +41,9 @@ __all__ = [
     "BlackBoxStrategy",
     "Darts",
     "DartsConfig",
+    "Controller",
+    "Enas",
+    "EnasConfig",
     "EvolutionConfig",
     "Gdas",
     "GdasConfig",
