@@ -316,6 +316,14 @@ def cmd_report(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the system cannot even look up (a genotype string is no path)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .estimators import count_multiply_adds, count_parameters
     from .nets import build_network
@@ -333,7 +341,7 @@ def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
             "params_m": round(count_parameters(net) / 1e6, 3),
             "multiply_adds_m": round(count_multiply_adds(net, (3, size, size)) / 1e6, 1)}
     trained = Path(args.genotype) / "result.json"
-    if trained.is_file():  # a training run: its record too
+    if _is_file(trained):  # a training run: its record too
         record = json.loads(trained.read_text(encoding="utf-8"))
         info["trained"] = {k: record.get(k) for k in ("dataset", "epochs", "image_size", "test_accuracy",
                                                       "test_top5_accuracy", "params_m", "train_hours")}
