@@ -182,7 +182,7 @@ class Enas(WeightSharingStrategy):
         total, rewards, entropies = self.controller.start.new_zeros(()), [], []
         for _ in range(self.config.controller_samples):
             arch, log_p, entropy = self.sample()
-            reward = self._accuracy(net, arch, search)
+            reward = self.batch_accuracy(net, arch, search)
             baseline = reward if self.baseline is None else self.baseline
             total = total - (reward - baseline) * log_p - self.config.entropy_weight * entropy
             decay = self.config.baseline_decay
@@ -194,12 +194,6 @@ class Enas(WeightSharingStrategy):
         return {"reward": sum(rewards) / len(rewards), "baseline": float(self.baseline or 0.0),
                 "sample_entropy": sum(entropies) / len(entropies)}
 
-    def _accuracy(self, net: nn.Module, arch: Any, batch: Batch) -> float:
-        x, y = batch
-        with torch.no_grad():
-            hits = (net(x, arch).argmax(1) == y).sum().to(torch.float64)
-        counts = self.sum_over_ranks([torch.stack([hits, torch.tensor(float(y.numel()), dtype=torch.float64)])])[0]
-        return float(counts[0] / counts[1])
 
     def derive(self) -> Hashable:
         with torch.no_grad():

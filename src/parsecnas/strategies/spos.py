@@ -109,17 +109,10 @@ class Spos(WeightSharingStrategy):
             (self.share(train) * loss).backward()
             return {"loss": loss.item(), "grad_norm": weights.step()}
         candidates = self.evolution.ask(self.config.candidates_per_step)
-        scores = [self._accuracy(net, arch, search) for arch in candidates]
+        scores = [self.batch_accuracy(net, arch, search) for arch in candidates]
         self.evolution.tell(candidates, scores)
         return {"search_accuracy": sum(scores) / len(scores), "best_score": self.evolution.best_score_}
 
-    def _accuracy(self, net: nn.Module, arch: Hashable, batch: Batch) -> float:
-        """``arch``'s accuracy on ``batch`` with the shared weights (over all ranks' shares)."""
-        x, y = batch
-        with torch.no_grad():
-            hits = (net(x, arch).argmax(1) == y).sum().to(torch.float64)
-        counts = self.sum_over_ranks([torch.stack([hits, torch.tensor(float(y.numel()), dtype=torch.float64)])])[0]
-        return float(counts[0] / counts[1])
 
     def derive(self) -> Hashable:
         best = self.evolution.best_arch_
