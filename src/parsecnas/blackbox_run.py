@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import statistics
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from .strategies.blackbox import (
 
 __all__ = ["BlackBoxConfig", "run_blackbox_search", "run_blackbox_seeds"]
 
+
+_log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BlackBoxConfig:
@@ -122,9 +125,13 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
         for stem, obj in strategy.outputs().items():
             run.write_json(f"{stem}.json", obj)
         try:
+            from .report import plot_search_curves
+
+            plot_search_curves(records, run.path_of("incumbent.png"), keys=("best_score", "score"), x="trial",
+                               title=f"{config.strategy}: each trial and the incumbent")
             strategy.figures(run.path)
-        except ImportError:  # plots need the `plot` extra; the numbers are in the files
-            pass
+        except ImportError as err:  # plots need the `plot` extra; the numbers are in the files
+            _log.warning("no figures written to %s (%s); the numbers are all in its JSON files", run.path, err)
         run.write_json("result.json", result)
         return result
 
