@@ -345,6 +345,8 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
         _stretch_schedule(t, config)
     start, elapsed = (0, 0.0) if state is None else (int(state["epoch"]), float(state["elapsed"]))
     steps = config.steps_per_epoch or len(t.train)
+    if progress and dist.is_main and start < config.epochs:
+        print(_start_summary(t, config, run, start, steps), flush=True)
     timer = Timer(offset=elapsed).start()
     with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress and dist.is_main) as bar, \
             run.tracking(config.tracking):
@@ -358,6 +360,21 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
                          "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
                 run.save_checkpoint(state)
     return dist.on_main(lambda: _finish(t, genotype, provenance, config, run, timer.hours))
+
+
+def _start_summary(t: _Training, config: TrainConfig, run: Run, start: int, steps: int) -> str:
+    """What a training run is about to do: data and its parts, network size, steps, device, run directory."""
+    kind = "held-out training" if config.validation == "held_out" else config.validation
+    val = "no validation" if t.val is None else f"validated on {t.val.num_examples} {kind} examples each epoch"
+    rows = [("data", f"{config.dataset}: {t.train.num_examples} training / {t.test.num_examples} test examples, "
+                     f"{val}"),
+            ("network", f"{config.num_cells} cells, C = {config.channels}, {t.params / 1e6:.3f}M parameters, "
+                        f"{t.macs / 1e6:.0f}M multiply-adds per {t.image_size}x{t.image_size} image"),
+            ("steps", f"{config.epochs} epochs x {steps} steps, batch {config.batch_size}"
+                      + (f" (resuming after epoch {start})" if start else "")),
+            ("device", device_name(t.device)),
+            ("run", f"{run.path} (resume with --resume --run-dir {run.path})")]
+    return "\n".join(f"  {name:<8} {text}" for name, text in rows)
 
 
 def _stretch_schedule(t: _Training, config: TrainConfig) -> None:
