@@ -29,16 +29,19 @@ def main() -> int:
         for case in cases:
             outcome, detail = run_case(case, workspace)
             counts[case.category, outcome] += 1
-            if outcome != "clean":
+            if outcome not in ("clean", "skipped"):
                 failures.append(f"{outcome:<18} {case.category}/{case.name}: {detail}")
     categories = list(dict.fromkeys(c.category for c in cases))
     header = ["category", "tried", *OUTCOMES]
     rows = [[c, sum(counts[c, o] for o in OUTCOMES), *(counts[c, o] for o in OUTCOMES)] for c in categories]
-    rows.append(["all", len(cases), *(sum(counts[c, o] for c in categories) for o in OUTCOMES)])
+    rows.append(["all", sum(r[1] for r in rows), *(sum(counts[c, o] for c in categories) for o in OUTCOMES)])
+    skipped = sum(counts[c, "skipped"] for c in categories)
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
         print("| " + " | ".join(str(v) for v in row) + " |")
+    if skipped:
+        print(f"\n{skipped} cases not run: they need the offline data ($PARSECNAS_DATA)")
     if args.show_failures:
         print("\n".join(["", *failures]))
     return 0 if not failures else 1

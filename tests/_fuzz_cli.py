@@ -33,10 +33,11 @@ class Case:
     """One bad input: ``argv`` of ``parsecnas`` (paths relative to the workspace) and a fragment that the one
     line on stderr must hold (the bad value or key)."""
 
-    category: str
+    category: str  # what kind of input is bad
     name: str
     argv: tuple[str, ...]
     names: str
+    needs_data: bool = False
 
 
 class _Hang(Exception):
@@ -90,7 +91,10 @@ def _no_gpu() -> Iterator[None]:
 
 
 def run_case(case: Case, workspace: Path, timeout: float = 10.0) -> tuple[str, str]:
-    """(outcome, detail) of one case: one of :data:`OUTCOMES`, and what was seen."""
+    """(outcome, detail) of one case: one of :data:`OUTCOMES` (or ``skipped``: it needs the offline data, which
+    ``$PARSECNAS_DATA`` does not name), and what was seen."""
+    if case.needs_data and not os.environ.get("PARSECNAS_DATA"):
+        return "skipped", "needs the offline data ($PARSECNAS_DATA)"
     before = snapshot(workspace)
     out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
     code: object

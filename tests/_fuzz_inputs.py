@@ -3,6 +3,8 @@ run directories. :func:`build_workspace` makes every file they name (paths relat
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -15,7 +17,7 @@ from PIL import Image
 from parsecnas.cli import main
 from parsecnas.spaces import Genotype
 
-CaseTuple = tuple[str, str, tuple[str, ...], str]
+CaseTuple = tuple  # (category, name, argv, fragment of the error[, needs the offline data: bool])
 SEARCH = ["--quiet", "--epochs=1", "--steps_per_epoch=1", "--net.num_cells=3", "--net.channels=4",
           "--data.batch_size=4", "--data.eval_examples=8", "--settings.samples=2"]
 TRAIN = ["--quiet", "--dataset=fashion-mnist-small", "--num_cells=2", "--channels=4", "--epochs=1",
@@ -76,7 +78,7 @@ GENOTYPE_JSON = {  # name -> (JSON text, fragment of the error)
     "unknown key": (_edit(_set("colour", "blue")), "colour"),
     "missing key": (_edit(_drop("reduce")), "reduce"),
     "empty object": ("{}", "normal"),
-    "a list": ("[1, 2]", "list"),
+    "a list": ("[1, 2]", "[1, 2]"),
     "null": ("null", "null"),
     "a number": ("42", "42"),
     "a string": ('"DARTS_V2"', "DARTS_V2"),
@@ -88,7 +90,7 @@ GENOTYPE_JSON = {  # name -> (JSON text, fragment of the error)
     "huge string": (_edit(_pair("normal", 0, ["s" * 10**6, 0])), "unknown op"),
 }
 GENOTYPE_TEXT = {  # genotype arguments that are not JSON
-    "unknown name": ("DARTS_V3", "DARTS_V3"), "empty": ("", "''"), "blank": ("   ", "'   '"),
+    "unknown name": ("DARTS_V3", "DARTS_V3"), "empty": ("", "genotype"), "blank": ("   ", "genotype"),
     "Genotype( open": ("Genotype(", "Genotype("), "Genotype of an int": ("Genotype(normal=1)", "normal"),
     "Genotype with a call": ("Genotype(normal=print('x'))", "Genotype"),
     "Genotype nested deep": ("Genotype(normal=" + "[" * DEEP + ")", "nested"),
@@ -109,14 +111,16 @@ CONFIG_FILES = {  # file -> (text, fragment of the error)
     "c/int-key.yaml": ("1: 2\n", "1"), "c/null-key.yaml": ("~: 2\n", "None"),
     "c/epochs-text.yaml": ("epochs: many\n", "epochs"), "c/epochs-nan.yaml": ("epochs: .nan\n", "epochs"),
     "c/epochs-list.yaml": ("epochs: [1]\n", "epochs"), "c/epochs-map.yaml": ("epochs: {a: 1}\n", "epochs"),
-    "c/bomb.yaml": ("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-                    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "c/bomb.yaml": ("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+                    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
                     "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\nepochs: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n", "a"),
     "c/alias-type.yaml": ("base: &b {lr: 0.1}\nweights: *b\nepochs: *b\n", "base"),
     "c/deep.yaml": ("epochs: " + "[" * 5000 + "]" * 5000 + "\n", "c/deep.yaml"),
     "c/python-tag.yaml": ("epochs: !!python/object/apply:os.system ['true']\n", "c/python-tag.yaml"),
     "c/binary.yaml": ("\x00\x01\x02\xff".encode("latin-1").decode("latin-1"), "c/binary.yaml"),
-    "c/weights-nan.yaml": ("weights:\n  lr: .nan\n", "lr"), "c/weights-inf.yaml": ("weights:\n  grad_clip: .inf\n", "grad"),
+    "c/weights-nan.yaml": ("weights:\n  lr: .nan\n", "lr"),
+    "c/weights-inf.yaml": ("weights:\n  grad_clip: .inf\n", "grad"),
     "c/settings-bad.yaml": ("strategy: darts\nsettings:\n  samples: 4\n", "samples"),
     "c/legacy-other.yaml": ("strategy: darts\nparsec:\n  samples: 4\n", "parsec"),
     "c/strategy-list.yaml": ("strategy: [parsec]\n", "strategy"),
@@ -157,9 +161,10 @@ def data_cases(search: list[str], train: list[str]) -> Iterator[CaseTuple]:
         yield "data folders", f"train {name}", ("train", "DARTS_V2", *train, *flags, "--run-dir", "runs/new"), folder
         flags = ["--dataset=image-folder", f"--data-dir={folder}"]
         yield "data folders", f"evaluate {name}", ("evaluate", "runs/train", *flags), folder
-    for name in ("cifar10", "svhn"):
-        yield "data folders", f"search {name} absent", ("search", *search, f"--data.dataset={name}",
-                                                       "--data.data_dir=d/empty", "--run-dir", "runs/new"), name
+    yield "data folders", "search cutout beyond the images", ("search", *search, "--data.cutout=100",
+                                                              "--run-dir", "runs/new"), "cutout"
+    yield "data folders", "train cutout beyond the images", ("train", "DARTS_V2", *train, "--cutout=29",
+                                                             "--run-dir", "runs/new"), "cutout"
     for image in ("i/text.png", "i/empty.png", "i/folder", "i/fifo.png", "i/missing.png"):
         yield "data folders", f"predict {image}", ("predict", "runs/train", image), image
 
@@ -184,9 +189,10 @@ def run_dir_cases(search: list[str], train: list[str]) -> Iterator[CaseTuple]:
         for where, names in (("afile", "afile"), ("notrun", "notrun"), ("afile/sub", "afile"),
                              ("runs/search" if kind == "bench" else f"runs/{kind}",) * 2):
             argv = _command(kind, where)
-            yield "run directories", f"{kind} into {where}", argv, names
+            yield "run directories", f"{kind} into {where}", argv, names, kind == "bench"
         for where in ("runs/nothing", "d/empty"):
-            yield "run directories", f"{kind} resume {where}", (*_command(kind, where), "--resume"), where
+            yield "run directories", f"{kind} resume {where}", (*_command(kind, where), "--resume"), where, \
+                kind == "bench"
     yield "run directories", "search resume with other settings", (*_command("search", "runs/search"),
                                                                   "--resume", "--seed=3"), "seed"
     yield "run directories", "train resume with other settings", (*_command("train", "runs/train"), "--resume",
@@ -240,14 +246,19 @@ def _damage(path: Path, how: str) -> None:
         path.write_bytes(blobs[how])
 
 
+def _finished_runs() -> None:
+    assert main(["search", *SEARCH, "--run-dir", "runs/search"]) == 0
+    assert main(["train", "DARTS_V2", *TRAIN, "--run-dir", "runs/train"]) == 0
+    assert main(["search", *SEARCH, "--space=nb201", "--run-dir", "runs/nb201"]) == 0
+
+
 def build_workspace(root: Path) -> Path:
     """Every file the cases read, and two finished tiny runs (``runs/search``, ``runs/train``)."""
     here = os.getcwd()
     os.chdir(root)
     try:
-        assert main(["search", *SEARCH, "--run-dir", "runs/search"]) == 0
-        assert main(["train", "DARTS_V2", *TRAIN, "--run-dir", "runs/train"]) == 0
-        assert main(["search", *SEARCH, "--space=nb201", "--run-dir", "runs/nb201"]) == 0
+        with contextlib.redirect_stdout(io.StringIO()):
+            _finished_runs()
     finally:
         os.chdir(here)
     for kind in ("search", "train"):

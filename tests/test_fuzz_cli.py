@@ -23,4 +23,6 @@ def test_the_table_holds_at_least_300_cases_over_every_category() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.category}/{c.name}" for c in CASES])
 def test_a_bad_input_ends_in_one_clear_line_and_changes_nothing(workspace, case) -> None:
     outcome, detail = run_case(case, workspace)
+    if outcome == "skipped":
+        pytest.skip(detail)
     assert outcome == "clean", detail

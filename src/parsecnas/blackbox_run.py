@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import check_finite, fill_typed_fields, to_dict, typed_by
-from .estimators.tabular import NB201Benchmark
+from .config import check_finite, check_min, fill_typed_fields, to_dict, typed_by
+from .estimators.tabular import NB201Benchmark, canonical_dataset
 from .run import Run, Timer
 from .spaces import get_space
 from .spaces.base import Space
@@ -73,6 +73,8 @@ class BlackBoxConfig:
     def __post_init__(self) -> None:
         check_finite(self)
         fill_typed_fields(self)
+        canonical_dataset(self.dataset)  # an unknown one names the valid ones
+        check_min(self, 0, "seed")
         if self.budget < 1 or self.batch_size < 1:
             raise ValueError(f"budget and batch_size must be >= 1; got {self.budget}, {self.batch_size}")
 

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .config import ConfigError, check_finite, to_dict
-from .data import ImageDataset, Loader, LoaderConfig, load_dataset
+from .config import ConfigError, check_choice, check_device, check_finite, check_min, to_dict
+from .data import ImageDataset, Loader, LoaderConfig, list_datasets, load_dataset
 from .estimators.cost import count_multiply_adds, count_parameters
 from .evaluation import autocast, autocast_dtype, evaluate, resolve_device, to_layout
 from .evaluation import iter_logits as iter_logits  # re-exported: their old home
@@ -31,9 +31,10 @@ from .optim import check_sgd_settings
 from .predict import Preprocess
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.divergence import check_finite_checkpoint, check_step_losses
-from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
+from .spaces.genotype import Genotype, genotype_path, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
+SETTINGS = ("cifar10", "imagenet")
 LR_SCHEDULES = ("cosine", "exponential")
 
 
@@ -89,6 +90,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_finite(self)
+        check_choice("dataset", self.dataset, list_datasets())
+        check_choice("setting", self.setting, SETTINGS)
+        check_device(self.device)
+        check_min(self, 0, "seed", "cutout")
+        check_min(self, 1, "num_cells")
+        if self.channels < 2 or self.channels % 2:
+            raise ValueError(f"channels must be an even number >= 2, got {self.channels}")
+        if self.crop_size and self.crop_size < 8:
+            raise ValueError(f"crop_size must be 0 (padded crops) or an image side >= 8, got {self.crop_size}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"epochs, batch_size and eval_batch_size must be >= 1; got {self.epochs}, "
                              f"{self.batch_size}, {self.eval_batch_size}")
@@ -155,10 +165,10 @@ def search_provenance(spec: str | Path | Genotype) -> dict[str, Any]:
     text = str(spec)
     if text in published_genotypes():
         return {"architecture": text, "search_method": "published", "search_cost": None}
-    path = Path(text)
-    run_dir = path if path.is_dir() else path.parent if path.is_file() else None
-    if run_dir is None or not (run_dir / "search_cost.json").is_file():
-        return {"architecture": path.stem if path.is_file() else "genotype", "search_method": None,
+    path = genotype_path(text)
+    run_dir = None if path is None else path if path.is_dir() else path.parent if path.is_file() else None
+    if path is None or run_dir is None or not (run_dir / "search_cost.json").is_file():
+        return {"architecture": path.stem if path is not None and path.is_file() else "genotype", "search_method": None,
                 "search_cost": None}
     run = Run(run_dir)
     config = run.config() if (run_dir / "config.yaml").is_file() else {}
@@ -170,9 +180,9 @@ def search_data(spec: str | Path | Genotype) -> dict[str, Any]:
     """The dataset (and data folder) of the search run ``spec`` names (a run directory or a ``genotype.json`` in
     one), as ``TrainConfig`` fields, so that ``parsecnas train RUN_DIR`` trains on the data it searched on;
     ``{}`` for anything else."""
-    if isinstance(spec, Genotype) or str(spec) in published_genotypes():
+    path = genotype_path(spec)
+    if path is None:
         return {}
-    path = Path(spec)
     run_dir = path if path.is_dir() else path.parent
     if not (run_dir / "config.yaml").is_file():
         return {}
@@ -268,9 +278,9 @@ def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.devic
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
            progress: bool) -> dict[str, Any]:
     device = resolve_device(config.device)  # before the run is created: a missing GPU is an error, not a run
+    t = _setup_training(genotype, config, device)  # so are data that do not load
     resuming = run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
                           defaults=to_dict(TrainConfig()), extendable=("epochs",))
-    t = _setup_training(genotype, config, device)
     state = run.restore(limit=config.epochs, parts=t.loaders(), numbers=("elapsed",)) if resuming else None
     if state is not None:
         _stretch_schedule(t, config)
