@@ -64,20 +64,17 @@ def _field_cases(category: str, command: tuple[str, ...], fields: Iterator[tuple
 
 
 def config_cases() -> Iterator[CaseTuple]:
+    """Every numeric field of the search, training and black-box configs and of every strategy's settings."""
     printed = ("--print-config",)
-    yield from _field_cases("config fields", ("search", *printed), numeric_fields(SearchConfig), "")
-    for strategy in list_strategies():
-        cls = strategy_config_type(strategy)
-        if cls is not None:
-            command = ("search", "--strategy", strategy, *printed)
-            yield from _field_cases("strategy settings", command, numeric_fields(cls), "settings.")
-    yield from _field_cases("config fields", ("train", "DARTS_V2", *printed), numeric_fields(TrainConfig), "")
-    yield from _field_cases("config fields", ("bench", *printed), numeric_fields(BlackBoxConfig), "")
-    for strategy in list_blackbox():
-        cls = blackbox_config_type(strategy)
-        if cls is not None:
-            command = ("bench", "--strategy", strategy, *printed)
-            yield from _field_cases("strategy settings", command, numeric_fields(cls), "settings.")
+    configs = ((("search",), SearchConfig), (("train", "DARTS_V2"), TrainConfig), (("bench",), BlackBoxConfig))
+    for command, cls in configs:
+        yield from _field_cases("config fields", (*command, *printed), numeric_fields(cls), "")
+    strategies = [("search", s, strategy_config_type(s)) for s in list_strategies()]
+    strategies += [("bench", s, blackbox_config_type(s)) for s in list_blackbox()]
+    for command, strategy, settings in strategies:
+        if settings is not None:
+            argv = (command, "--strategy", strategy, *printed)
+            yield from _field_cases("strategy settings", argv, numeric_fields(settings), "settings.")
     yield from _choice_cases()
     yield from override_cases()
     yield from flag_cases()

@@ -205,6 +205,7 @@ def _train_ensemble(args: argparse.Namespace, config: TrainConfig) -> int:
     """``train RUN_DIR --ensemble M``: M members sampled from the search's learnt distribution (or, with
     ``--ensemble-random``, uniform over its space), each trained from scratch; their softmax outputs averaged."""
     from .ensemble import random_ensemble, run_space, sample_ensemble, train_ensemble
+    from .spaces.genotype import genotype_path
 
     m, source = args.ensemble, Path(args.genotype)
     if m is None:
@@ -216,7 +217,7 @@ def _train_ensemble(args: argparse.Namespace, config: TrainConfig) -> int:
                           "S + i (set S with --seed=S)")
     if args.ensemble_random and args.with_mode:
         raise ConfigError("--with-mode puts the learnt mode first; --ensemble-random draws uniform members only")
-    if not (source / "distribution.json").is_file():
+    if genotype_path(args.genotype) is None or not (source / "distribution.json").is_file():
         raise ConfigError(f"--ensemble needs a PARSEC search run directory holding distribution.json; "
                           f"{args.genotype!r} is not one (train a genotype name or file without --ensemble)")
     if args.ensemble_random:
@@ -315,6 +316,7 @@ def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .estimators import count_multiply_adds, count_parameters
     from .nets import build_network
     from .spaces import published_genotypes, resolve_genotype
+    from .spaces.genotype import genotype_path
 
     if args.list:
         print("\n".join(published_genotypes()))
@@ -327,8 +329,9 @@ def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
     info = {"genotype": genotype.to_dict(), "setting": args.setting,
             "params_m": round(count_parameters(net) / 1e6, 3),
             "multiply_adds_m": round(count_multiply_adds(net, (3, size, size)) / 1e6, 1)}
-    trained = Path(args.genotype) / "result.json"
-    if trained.is_file():  # a training run: its record too
+    named = genotype_path(args.genotype)
+    trained = Path(named or ".") / "result.json"
+    if named is not None and trained.is_file():  # a training run: its record too
         record = json.loads(trained.read_text(encoding="utf-8"))
         info["trained"] = {k: record.get(k) for k in ("dataset", "epochs", "image_size", "test_accuracy",
                                                       "test_top5_accuracy", "params_m", "train_hours")}
