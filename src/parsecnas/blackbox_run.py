@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import check_finite, fill_typed_fields, to_dict, typed_by
-from .estimators.tabular import NB201Benchmark
+from .config import check_finite, check_min, fill_typed_fields, to_dict, typed_by
+from .estimators.tabular import NB201Benchmark, canonical_dataset
 from .run import Run, Timer
 from .run.tracking import check_trackers, tracking_names
 from .spaces import get_space
@@ -82,6 +82,8 @@ class BlackBoxConfig:
         check_finite(self)
         fill_typed_fields(self)
         object.__setattr__(self, "tracking", tracking_names(self.tracking))
+        canonical_dataset(self.dataset)  # an unknown one names the valid ones
+        check_min(self, 0, "seed")
         if self.budget < 1 or self.batch_size < 1:
             raise ValueError(f"budget and batch_size must be >= 1; got {self.budget}, {self.batch_size}")
 

@@ -25,8 +25,8 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from .config import ConfigError, check_finite, to_dict
-from .data import ImageDataset, Loader, LoaderConfig, load_dataset
+from .config import ConfigError, check_choice, check_device, check_finite, check_min, to_dict
+from .data import ImageDataset, Loader, LoaderConfig, list_datasets, load_dataset
 from .data.split import split_held_out
 from .estimators.cost import count_multiply_adds, count_parameters
 from .evaluation import autocast, autocast_dtype, evaluate, resolve_device, to_layout
@@ -42,9 +42,10 @@ from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.distributed import Distributed, from_env
 from .run.divergence import check_finite_checkpoint, check_step_losses
 from .run.tracking import check_trackers, tracking_names
-from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
+from .spaces.genotype import Genotype, genotype_path, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
+SETTINGS = ("cifar10", "imagenet")
 LR_SCHEDULES = ("cosine", "exponential")
 
 
@@ -113,6 +114,15 @@ class TrainConfig:
         object.__setattr__(self, "tracking", tracking_names(self.tracking))
         if self.val_examples < 1:
             raise ValueError(f"val_examples must be >= 1, got {self.val_examples}")
+        check_choice("dataset", self.dataset, list_datasets())
+        check_choice("setting", self.setting, SETTINGS)
+        check_device(self.device)
+        check_min(self, 0, "seed", "cutout")
+        check_min(self, 1, "num_cells")
+        if self.channels < 2 or self.channels % 2:
+            raise ValueError(f"channels must be an even number >= 2, got {self.channels}")
+        if self.crop_size and self.crop_size < 8:
+            raise ValueError(f"crop_size must be 0 (padded crops) or an image side >= 8, got {self.crop_size}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"epochs, batch_size and eval_batch_size must be >= 1; got {self.epochs}, "
                              f"{self.batch_size}, {self.eval_batch_size}")
@@ -186,10 +196,10 @@ def search_provenance(spec: str | Path | Genotype) -> dict[str, Any]:
     text = str(spec)
     if text in published_genotypes():
         return {"architecture": text, "search_method": "published", "search_cost": None}
-    path = Path(text)
-    run_dir = path if path.is_dir() else path.parent if path.is_file() else None
-    if run_dir is None or not (run_dir / "search_cost.json").is_file():
-        return {"architecture": path.stem if path.is_file() else "genotype", "search_method": None,
+    path = genotype_path(text)
+    run_dir = None if path is None else path if path.is_dir() else path.parent if path.is_file() else None
+    if path is None or run_dir is None or not (run_dir / "search_cost.json").is_file():
+        return {"architecture": path.stem if path is not None and path.is_file() else "genotype", "search_method": None,
                 "search_cost": None}
     run = Run(run_dir)
     config = run.config() if (run_dir / "config.yaml").is_file() else {}
@@ -201,9 +211,9 @@ def search_data(spec: str | Path | Genotype) -> dict[str, Any]:
     """The dataset (and data folder) of the search run ``spec`` names (a run directory or a ``genotype.json`` in
     one), as ``TrainConfig`` fields, so that ``parsecnas train RUN_DIR`` trains on the data it searched on;
     ``{}`` for anything else."""
-    if isinstance(spec, Genotype) or str(spec) in published_genotypes():
+    path = genotype_path(spec)
+    if path is None:
         return {}
-    path = Path(spec)
     run_dir = path if path.is_dir() else path.parent
     if not (run_dir / "config.yaml").is_file():
         return {}
@@ -336,9 +346,9 @@ def _data_parallel(net: EvalNetwork, dist: Distributed) -> torch.nn.Module:
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
            progress: bool, dist: Distributed) -> dict[str, Any]:
     device = dist.place(resolve_device(config.device))  # before the run is created: a missing GPU is an error
+    t = _setup_training(genotype, config, device, dist)  # so are data that do not load
     resuming = dist.on_main(lambda: run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
                                                defaults=_STORED_DEFAULTS, extendable=("epochs",)))
-    t = _setup_training(genotype, config, device, dist)
     state = run.restore(limit=config.epochs, parts=t.loaders(), numbers=("elapsed",),
                         cut_log=dist.is_main) if resuming else None
     if state is not None:
