@@ -204,7 +204,6 @@ def run_dir_cases(search: list[str], train: list[str]) -> Iterator[CaseTuple]:
     yield "run directories", "search init from a file", (*_command("search", "runs/new"), "--init-from=afile"), "afile"
     yield "run directories", "train an ensemble of a training run", ("train", "runs/train", "--ensemble=2", *train,
                                                                      "--run-dir", "runs/new"), "runs/train"
-    yield "run directories", "table of a search run", ("table", "runs/search"), "runs/search"
     yield "run directories", "table of a non-run folder", ("table", "notrun"), "notrun"
 
 
