@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from parsecnas.blackbox_run import BlackBoxConfig, run_blackbox_search
+from parsecnas.cli import main
 from parsecnas.run import Run
 from parsecnas.run.ray_pool import RayPool, sequential_map
 from parsecnas.spaces import get_space
@@ -91,3 +92,18 @@ def test_a_run_on_ray_has_exactly_the_records_of_the_sequential_run(data_dir, tm
     (tmp_path / "half" / "config.yaml").write_bytes((tmp_path / "here" / "config.yaml").read_bytes())
     run_blackbox_search(BlackBoxConfig(**{**vars(config), "ray": True}), tmp_path / "half", resume=True)
     assert [[r.get(k) for k in KEYS] for r in Run(tmp_path / "half").metrics()] == rows["here"]
+
+
+def test_bench_takes_ray_flags(data_dir, tmp_path, capsys) -> None:
+    assert main(["bench", "--ray", "--ray-address", "auto", "--data-dir", str(data_dir), "--print-config"]) == 0
+    assert "ray: true" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_bench_ray_runs_the_trials_on_ray(data_dir, tmp_path) -> None:
+    args = ["bench", "--strategy", "random", "--budget", "8", "--batch_size=4", "--data-dir", str(data_dir)]
+    assert main([*args, "--ray", "--run-dir", str(tmp_path / "ray")]) == 0
+    assert main([*args, "--run-dir", str(tmp_path / "here")]) == 0
+    rows = {name: [[r.get(k) for k in KEYS] for r in Run(tmp_path / name).metrics()] for name in ("here", "ray")}
+    assert len(rows["ray"]) == 8 and rows["ray"] == rows["here"]
+    assert "ray" not in Run(tmp_path / "ray").config()  # where trials ran is no part of the run's config
