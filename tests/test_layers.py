@@ -20,7 +20,7 @@ LAYERS = {
     "spaces": 3, "estimators": 4, "predict": 4, "pareto": 1, "strategies": 4, "search": 5, "search_config": 5,
     "train": 5,
     "warm_start": 5, "blackbox_run": 5,
-    "ensemble": 6, "cli": 7, "cli_estimators": 7,
+    "ensemble": 6, "tune": 6, "tune_space": 1, "cli": 7, "cli_estimators": 7, "cli_tune": 7,
     "__main__": 8,
 }
 

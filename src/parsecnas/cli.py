@@ -363,6 +363,13 @@ def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """Hyper-parameter search of a genotype's training recipe (:mod:`parsecnas.cli_tune`)."""
+    from .cli_tune import run_tune
+
+    return run_tune(args, _overrides(extra), _run_dir("tune", args.run_dir))
+
+
 def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """A few-minute PARSEC search on the shipped dataset, then a short from-scratch training of its mode."""
     from .search import DataConfig, NetConfig, SearchConfig, run_search
@@ -411,7 +418,7 @@ def _settings_help(cls: Any, argv: Sequence[str], default: str, **fixed: Any) ->
 
 
 COMMANDS = ("search", "train", "evaluate", "export", "predict", "table", "bench", "profile", "proxies", "halving",
-            "show", "demo")
+            "tune", "show", "demo")
 
 
 def _help_for(argv: Sequence[str]) -> str | None:
@@ -571,6 +578,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from .cli_estimators import add_parsers
 
     add_parsers(sub)
+    from .cli_tune import add_parsers as add_tune_parsers
+
+    add_tune_parsers(sub, cmd_tune)
     p = sub.add_parser("demo", help="short PARSEC search on the built-in dataset, then train its mode briefly")
     p.add_argument("--run-dir")
     p.add_argument("--quiet", action="store_true")

@@ -225,16 +225,22 @@ def _scheduler(sgd: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.l
     return torch.optim.lr_scheduler.CosineAnnealingLR(sgd, config.epochs, eta_min=config.lr_min)
 
 
+EpochHook = Callable[[dict[str, Any]], None]
+"""Sees each epoch's ``metrics.jsonl`` record on rank 0 once its checkpoint is written (for logging and for a
+tuner's pruning: an exception it raises, such as ``optuna.TrialPruned``, ends the run there, resumable)."""
+
+
 def train_genotype(
     genotype: Genotype | str | Path, config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
-    progress: bool = True, distributed: Distributed | None = None,
+    progress: bool = True, distributed: Distributed | None = None, on_epoch: EpochHook | None = None,
 ) -> dict[str, Any]:
     """Trains ``genotype`` from scratch and returns (and writes to ``result.json``) its figures.
 
     ``genotype`` is a :class:`Genotype`, a published name, a genotype file or a search run directory (whose
     search cost is then carried into the result). The trained network is saved as ``model.pt``. Under
     ``torchrun`` (or with ``distributed`` given) every rank trains its share of each batch; rank 0 alone writes
-    ``run_dir`` and evaluates; every rank returns the result.
+    ``run_dir`` and evaluates; every rank returns the result. ``on_epoch`` sees every epoch's record (see
+    :data:`EpochHook`).
 
     Example:
         >>> cfg = TrainConfig(dataset="fashion-mnist-small", num_cells=3, channels=8, epochs=1)
@@ -246,7 +252,7 @@ def train_genotype(
     check_trackers(config.tracking)  # a missing tracking extra is refused before the run directory exists
     run = Run(run_dir)
     with dist.main_context(lambda: run.lock(resume=resume)):  # held by rank 0 until the training ends
-        return _train(genotype, provenance, config, run, resume, progress, dist)
+        return _train(genotype, provenance, config, run, resume, progress, dist, on_epoch)
 
 
 @dataclass
@@ -334,7 +340,7 @@ def _data_parallel(net: EvalNetwork, dist: Distributed) -> torch.nn.Module:
 
 
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
-           progress: bool, dist: Distributed) -> dict[str, Any]:
+           progress: bool, dist: Distributed, on_epoch: EpochHook | None = None) -> dict[str, Any]:
     device = dist.place(resolve_device(config.device))  # before the run is created: a missing GPU is an error
     resuming = dist.on_main(lambda: run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
                                                defaults=_STORED_DEFAULTS, extendable=("epochs",)))
@@ -353,10 +359,13 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
             state = {"epoch": epoch + 1, "elapsed": timer.elapsed, **t.state()}
             check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
             if dist.is_main:  # rank 0's state is every rank's (DDP keeps weights and BN statistics in step)
-                run.log({"epoch": epoch + 1, "train_loss": mean_loss, **_validation(t, config),
-                         "lr": t.sgd.param_groups[0]["lr"], "drop_path": t.net.drop_path_prob,
-                         "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
+                record = {"epoch": epoch + 1, "train_loss": mean_loss, **_validation(t, config),
+                          "lr": t.sgd.param_groups[0]["lr"], "drop_path": t.net.drop_path_prob,
+                          "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()}
+                run.log(record)
                 run.save_checkpoint(state)
+                if on_epoch is not None:
+                    on_epoch(record)
     return dist.on_main(lambda: _finish(t, genotype, provenance, config, run, timer.hours))
 
 
