@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from .config import ConfigError, check_finite, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, load_dataset
+from .data.autoaugment import check_policy
 from .data.split import split_held_out
 from .estimators.cost import count_multiply_adds, count_parameters
 from .evaluation import autocast, autocast_dtype, evaluate, resolve_device, to_layout
@@ -72,6 +73,11 @@ class TrainConfig:
             ``val_examples`` seeded random training images set apart and never trained on), ``test``
             (``test_accuracy``: the test set, as the DARTS code does; the whole training set trains) or ``off``.
         val_examples: training images set apart for ``held_out`` validation (at most a fifth of them).
+        augment: an augmentation policy on top of crop, flip and cutout: ``none``, ``randaugment``
+            (``augment_n`` operations per image at magnitude ``augment_m``) or ``trivialaugment`` (one operation
+            at a random magnitude; the wide ranges); see :mod:`parsecnas.data.autoaugment`.
+        augment_n: RandAugment's N, operations applied to each image.
+        augment_m: RandAugment's M, the magnitude bin in ``0..30`` (9 as in the RandAugment paper's CIFAR runs).
         tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
             (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
             (``mlflow.db``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
@@ -106,11 +112,15 @@ class TrainConfig:
     color_jitter: float = 0.0
     validation: Literal["held_out", "test", "off"] = "held_out"
     val_examples: int = 5000
+    augment: str = "none"
+    augment_n: int = 2
+    augment_m: int = 9
     tracking: tuple[str, ...] | str = ()
 
     def __post_init__(self) -> None:
         check_finite(self)
         object.__setattr__(self, "tracking", tracking_names(self.tracking))
+        check_policy(self.augment, self.augment_n, self.augment_m)
         if self.val_examples < 1:
             raise ValueError(f"val_examples must be >= 1, got {self.val_examples}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
@@ -301,7 +311,8 @@ def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.devic
     held_out, train_idx = (split_held_out(torch.arange(len(ds.train_labels)), config.val_examples, config.seed)
                            if config.validation == "held_out" else (None, None))
     train = Loader.from_dataset(ds, "train", train_idx, LoaderConfig.for_training(
-        ds, config.batch_size, config.cutout, config.crop_size, config.color_jitter), device=device, seed=config.seed)
+        ds, config.batch_size, config.cutout, config.crop_size, config.color_jitter, config.augment, config.augment_n,
+        config.augment_m), device=device, seed=config.seed)
     train.set_shard(dist.rank, dist.world_size)
     test = evaluation_loader(ds, config, device)
     val = (evaluation_loader(ds, config, device, "train", held_out) if held_out is not None
