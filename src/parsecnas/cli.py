@@ -418,7 +418,7 @@ def _settings_help(cls: Any, argv: Sequence[str], default: str, **fixed: Any) ->
 
 
 COMMANDS = ("search", "train", "evaluate", "export", "predict", "table", "bench", "profile", "proxies", "halving",
-            "tune", "show", "demo")
+            "tune", "library", "show", "demo")
 
 
 def _help_for(argv: Sequence[str]) -> str | None:
@@ -475,7 +475,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML file of SearchConfig fields")
     p.add_argument("--run-dir", help="run directory (default runs/search-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
-    p.add_argument("--init-from", help="warm-start the distribution from an earlier search run directory")
+    p.add_argument("--init-from", help="warm-start the distribution from an earlier search run directory, or "
+                   "auto: from the nearest datasets' searches in a library (--library=DIR)")
     p.add_argument("--strategy", help=strategies + ". Default parsec; its settings as --key=value (listed "
                    "below); --space=nb201 searches the NAS-Bench-201 cell space with table lookups")
     p.add_argument("--quiet", action="store_true")
@@ -581,6 +582,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from .cli_tune import add_parsers as add_tune_parsers
 
     add_tune_parsers(sub, cmd_tune)
+    from .cli_library import add_parsers as add_library_parsers
+
+    add_library_parsers(sub)
     p = sub.add_parser("demo", help="short PARSEC search on the built-in dataset, then train its mode briefly")
     p.add_argument("--run-dir")
     p.add_argument("--quiet", action="store_true")
