@@ -4,6 +4,7 @@ recorded as pruned, a killed study resumes with its finished trials intact, two 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,14 +77,14 @@ def test_a_killed_study_resumes_with_its_finished_trials_intact(tmp_path: Path, 
         assert (new["params"], new["values"]) == (old.params, old.values)
     assert records[2]["params"] == before[2].params  # the interrupted trial is tried again first
     assert records[2]["number"] == 3 and len(calls) == 4
+    more = tune("DARTS_V2", BASE, lr_space(), replace(config, trials=4), tmp_path, resume=True)  # raised
+    assert more["trials"] == 4 and more["records"][:3] == records and len(calls) == 5
     with pytest.raises(Exception, match="differs"):  # another space is another study
         tune("DARTS_V2", BASE, parse_space({"cutout": [0, 4]}, TrainConfig, BASE), config, tmp_path,
              resume=True)
 
 
 def test_trials_are_never_scored_on_the_test_set(tmp_path: Path) -> None:
-    from dataclasses import replace
-
     with pytest.raises(ConfigError, match="validation=held_out"):
         tune("DARTS_V2", replace(BASE, validation="test"), lr_space(), TuneConfig(trials=1), tmp_path)
 

@@ -6,9 +6,9 @@ A study tunes the :class:`~parsecnas.train.TrainConfig` fields named by a
 accuracy on training images held out (``validation: held_out``, ``val_examples`` of them; the test set never ranks
 a trial). The sampler is Optuna's TPE (default), CMA-ES or random; epochs are the fidelity of Hyperband or
 successive-halving pruning (Optuna's pruners), which see the validation accuracy after every epoch, so TPE +
-Hyperband is the BOHB recipe. With two objectives (validation accuracy up, parameters down) the sampler is multi-
-objective (TPE, NSGA-II or random) and the summary lists the Pareto front; Optuna does not prune multi-objective
-trials.
+Hyperband is the BOHB recipe. With two objectives (validation accuracy up, parameters down) the sampler is
+multi-objective (TPE, NSGA-II or random) and the summary lists the Pareto front; Optuna does not prune
+multi-objective trials.
 
 The study lives in ``RUN_DIR/study.journal`` (Optuna's journal storage, which ``optuna-dashboard`` opens): a
 killed study resumes with ``resume=True`` and keeps its finished trials; a trial that was running when the
