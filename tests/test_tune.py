@@ -111,3 +111,22 @@ def test_cli_tunes_accuracy_against_parameters(tmp_path: Path, capsys) -> None:
     assert summary["objectives"] == ["val_accuracy", "params_m"] and summary["complete"] == 2
     assert summary["pareto_front"] and all(len(r["values"]) == 2 for r in summary["records"])
     assert '"pareto_front"' in capsys.readouterr().out
+
+
+def test_cma_es_tunes_a_numeric_space(tmp_path: Path) -> None:
+    pytest.importorskip("cmaes")
+    summary = tune("DARTS_V2", replace(BASE, epochs=1), lr_space(), TuneConfig(trials=3, sampler="cmaes",
+                                                                                  startup_trials=1), tmp_path)
+    assert summary["complete"] == 3 and summary["sampler"] == "cmaes"
+
+
+def test_cma_es_without_its_package_names_the_extra_before_writing(tmp_path: Path) -> None:
+    try:
+        import cmaes  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("cmaes is installed")
+    with pytest.raises(ImportError, match=r"parsecnas\[tune\]"):
+        tune("DARTS_V2", BASE, lr_space(), TuneConfig(sampler="cmaes"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -81,3 +81,11 @@ def test_values_are_checked_in_the_base_config() -> None:
         parse_space({"lr": {"low": 0.01, "high": 0.1}}, TrainConfig, base)
     assert parse_space({"lr": {"low": 0.06, "high": 0.1}}, TrainConfig, base).params[0] == ParamSpec(
         "lr", "float", 0.06, 0.1)
+
+
+def test_augmentation_policies_are_searchable() -> None:
+    space = parse_space({"augment": ["none", "randaugment", "trivialaugment"], "augment_n": {"low": 1, "high": 3},
+                         "augment_m": {"low": 0, "high": 30}}, TrainConfig)
+    assert [p.kind for p in space.params] == ["categorical", "int", "int"]
+    with pytest.raises(ConfigError, match="'augment_m'.*M in 0..30"):
+        parse_space({"augment_m": {"low": 0, "high": 31}}, TrainConfig)

@@ -112,6 +112,7 @@ def tune(genotype: Genotype | str | Path, base: TrainConfig, space: SearchSpace,
         raise ConfigError(f"tune scores trials on held-out training images: give validation=held_out, not "
                           f"{base.validation!r}")
     arch = resolve_genotype(genotype)
+    sampler, pruner = _sampler(config), _pruner(config, base.epochs)  # a missing package: before any file is written
     run = Run(run_dir)
     with run.lock(resume=resume):
         run.create({"genotype": arch.to_dict(), "tune": to_dict(config), "space": space.to_dict(),
@@ -120,7 +121,7 @@ def tune(genotype: Genotype | str | Path, base: TrainConfig, space: SearchSpace,
 
         storage = optuna.storages.JournalStorage(JournalFileBackend(str(run.path_of(STUDY_FILE))))
         study = optuna.create_study(study_name="tune", storage=storage, load_if_exists=True,
-                                    sampler=_sampler(config), pruner=_pruner(config, base.epochs),
+                                    sampler=sampler, pruner=pruner,
                                     directions=[OBJECTIVES[o] for o in config.objectives])
         if not study.trials:
             for params in first:
