@@ -2,7 +2,7 @@
 the same genotype from scratch with the same seeds (``parsecnas.train``; policies in
 ``parsecnas.data.autoaugment``).
 
-    python benchmarks/bench_augment.py --seeds 0 1 2                           # fashion-mnist-small, ~5 min
+    python benchmarks/bench_augment.py --seeds 0 1 2 --epochs 4 --steps 25     # fashion-mnist-small, ~15 min
     python benchmarks/bench_augment.py --dataset cifar10 --seeds 0 1 --epochs 4 --steps 40   # needs the data
 
 Prints a markdown table of held-out validation and test accuracy per policy (mean +- std over seeds). At budgets
@@ -57,9 +57,9 @@ def main() -> None:
             for seed in args.seeds:
                 config = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, num_cells=args.cells,
                                      channels=args.channels, epochs=args.epochs, steps_per_epoch=args.steps,
-                                     batch_size=args.batch, cutout=0, drop_path=0.0, auxiliary_weight=0.0,
+                                     batch_size=args.batch, drop_path=0.0, auxiliary_weight=0.0,
                                      val_examples=1000, eval_batch_size=500, seed=seed, device="cpu",
-                                     augment_n=args.n, augment_m=args.m, **fields)
+                                     augment_n=args.n, augment_m=args.m, **{"cutout": 0, **fields})
                 results.append(train_genotype("DARTS_V2", config, Path(tmp) / f"{policy}-{seed}", progress=False))
             rows.append([policy, mean_std([r["val_accuracy"] for r in results]),
                          mean_std([r["test_accuracy"] for r in results]),
