@@ -21,8 +21,9 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(PY) -m mkdocs build -q
 
+# two workers: CI and the development machine have 2 cores
 test: lint docs
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 demo: $(STAMP)
 	$(VENV)/bin/parsecnas demo

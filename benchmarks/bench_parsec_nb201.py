@@ -43,7 +43,7 @@ from parsecnas.optim import WeightOptimConfig
 from parsecnas.search import DataConfig, NetConfig, SearchConfig, load_trained_supernet, run_search
 from parsecnas.spaces import get_space
 from parsecnas.spaces.base import sample_uniform
-from parsecnas.strategies import DartsConfig, GdasConfig, ParsecConfig
+from parsecnas.strategies import DartsConfig, EnasConfig, GdasConfig, ParsecConfig, SposConfig
 
 VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "parsec": ("parsec", {}, "PARSEC, robust preset (default; = paper + per-example likelihood)"),
@@ -54,6 +54,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "darts": ("darts", {}, "DARTS (1st order)"),
     "rsps": ("parsec", {"preset": "paper", "samples": 1, "warmup_fraction": 0.999},
              "RSPS (best of 100 by shared weights)"),
+    "spos": ("spos", {}, "SPOS (75% uniform single paths, then evolution on the shared weights)"),
+    "enas": ("enas", {}, "ENAS (LSTM controller, REINFORCE; the paper's settings)"),
     # ablation: the paper's algorithm plus one remedy
     "paper+example": ("parsec", {"preset": "paper", "likelihood": "example"},
                       "paper + per-example likelihood (= the robust preset)"),
@@ -92,7 +94,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
               "eval_examples": 2000, "samples": 8},
 }
 RANK_CELLS, RANK_SEED, RSPS_CANDIDATES = 64, 2026, 100
-OTHER_SETTINGS = {"darts": DartsConfig(order=1), "gdas": GdasConfig()}
+OTHER_SETTINGS = {"darts": DartsConfig(order=1), "gdas": GdasConfig(), "spos": SposConfig(), "enas": EnasConfig()}
 
 
 def search_config(variant: str, seed: int, p: dict[str, Any]) -> SearchConfig:

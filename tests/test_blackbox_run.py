@@ -45,6 +45,8 @@ def test_a_run_writes_one_record_per_trial_and_its_incumbent(data_dir, tmp_path)
     assert result["best"]["test_accuracy"] == table(get_space("nb201").parse(best["arch"])).test_accuracy
     assert json.loads((tmp_path / "r" / "result.json").read_text())["best"] == result["best"]
     assert trajectory_of(tmp_path / "r").best_scores[-1] == best["score"]
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "r" / "incumbent.png").stat().st_size > 1000  # each trial and the incumbent, drawn
 
 
 def test_a_stopped_run_resumes_to_exactly_the_uninterrupted_one(data_dir, tmp_path) -> None:

@@ -55,5 +55,5 @@ def test_two_ranks_train_as_one_process_on_the_combined_batch(tmp_path) -> None:
     assert [r["lr"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())] == lrs
     r0, r1 = (json.loads((tmp_path / f"result-{r}.json").read_text()) for r in (0, 1))
     assert r0 == r1 and 0 <= r0["test_accuracy"] <= 1  # every rank returns rank 0's result
-    assert sorted(p.name for p in run_dir.iterdir()) == [".lock", "checkpoint.pt", "config.yaml", "metrics.jsonl",
-                                                         "model.pt", "result.json"]
+    written = sorted(p.name for p in run_dir.iterdir() if p.name != "curves.png")  # the figure needs matplotlib
+    assert written == [".lock", "checkpoint.pt", "config.yaml", "metrics.jsonl", "model.pt", "result.json"]

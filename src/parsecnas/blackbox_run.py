@@ -20,14 +20,15 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import statistics
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import check_finite, fill_typed_fields, to_dict, typed_by
-from .estimators.tabular import NB201Benchmark
+from .config import check_finite, check_min, fill_typed_fields, to_dict, typed_by
+from .estimators.tabular import NB201Benchmark, canonical_dataset
 from .run import Run, Timer
 from .run.tracking import check_trackers, tracking_names
 from .spaces import get_space
@@ -44,6 +45,8 @@ from .strategies.blackbox import (
 
 __all__ = ["BlackBoxConfig", "run_blackbox_search", "run_blackbox_seeds"]
 
+
+_log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BlackBoxConfig:
@@ -79,6 +82,8 @@ class BlackBoxConfig:
         check_finite(self)
         fill_typed_fields(self)
         object.__setattr__(self, "tracking", tracking_names(self.tracking))
+        canonical_dataset(self.dataset)  # an unknown one names the valid ones
+        check_min(self, 0, "seed")
         if self.budget < 1 or self.batch_size < 1:
             raise ValueError(f"budget and batch_size must be >= 1; got {self.budget}, {self.batch_size}")
 
@@ -122,9 +127,13 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
         for stem, obj in strategy.outputs().items():
             run.write_json(f"{stem}.json", obj)
         try:
+            from .report import plot_search_curves
+
+            plot_search_curves(records, run.path_of("incumbent.png"), keys=("best_score", "score"), x="trial",
+                               title=f"{config.strategy}: each trial and the incumbent")
             strategy.figures(run.path)
-        except ImportError:  # plots need the `plot` extra; the numbers are in the files
-            pass
+        except ImportError as err:  # plots need the `plot` extra; the numbers are in the files
+            _log.warning("no figures written to %s (%s); the numbers are all in its JSON files", run.path, err)
         run.write_json("result.json", result)
         return result
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+import typing
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -161,8 +162,14 @@ def cmd_profile(args: argparse.Namespace, extra: Sequence[str]) -> int:
             options[key] = value
     space = get_space(args.space)
     setting = space.net_setting(args.setting, **options)
-    table = profile_latency(space, setting, resolve_device(args.device), args.batch, args.warmup, args.repeats,
-                            args.fixed_archs, clock=args.clock)
+    try:
+        table = profile_latency(space, setting, resolve_device(args.device), args.batch, args.warmup, args.repeats,
+                                args.fixed_archs, clock=args.clock)
+    except TypeError as err:  # a --net option the space's networks do not take
+        if "unexpected keyword argument" not in str(err):
+            raise
+        raise ConfigError(f"--net: {str(err).split('(')[0]}{str(err).split(')', 1)[-1]}; the network options of "
+                          f"the {args.space} space are its build arguments (e.g. num_cells, channels)") from None
     out = table.save(args.out or f"latency-{args.space}-{args.setting}.json")
     print(f"{len(table.ops)} op sites timed on {table.device} (batch {table.batch}); fixed part {table.fixed:.3f} ms "
           f"(median of {len(table.fixed_samples)} networks); written to {out}")
@@ -172,6 +179,10 @@ def cmd_profile(args: argparse.Namespace, extra: Sequence[str]) -> int:
 def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .train import TrainConfig, protocol_config, search_data, train_genotype, train_seeds
 
+    if args.ensemble is None and not (args.ensemble_random or args.with_mode):
+        from .spaces import resolve_genotype
+
+        resolve_genotype(args.genotype)  # a genotype that does not resolve is an error, even with --print-config
     base, inherited = protocol_config(args.protocol), search_data(args.genotype)
     base = _resumed(TrainConfig, args, replace(base, **inherited))
     config = load_config(TrainConfig, args.config, _overrides(extra), base=base)
@@ -203,6 +214,7 @@ def _train_ensemble(args: argparse.Namespace, config: TrainConfig) -> int:
     """``train RUN_DIR --ensemble M``: M members sampled from the search's learnt distribution (or, with
     ``--ensemble-random``, uniform over its space), each trained from scratch; their softmax outputs averaged."""
     from .ensemble import random_ensemble, run_space, sample_ensemble, train_ensemble
+    from .spaces.genotype import genotype_path
 
     m, source = args.ensemble, Path(args.genotype)
     if m is None:
@@ -214,7 +226,7 @@ def _train_ensemble(args: argparse.Namespace, config: TrainConfig) -> int:
                           "S + i (set S with --seed=S)")
     if args.ensemble_random and args.with_mode:
         raise ConfigError("--with-mode puts the learnt mode first; --ensemble-random draws uniform members only")
-    if not (source / "distribution.json").is_file():
+    if genotype_path(args.genotype) is None or not (source / "distribution.json").is_file():
         raise ConfigError(f"--ensemble needs a PARSEC search run directory holding distribution.json; "
                           f"{args.genotype!r} is not one (train a genotype name or file without --ensemble)")
     if args.ensemble_random:
@@ -265,6 +277,9 @@ def cmd_export(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
     if extra:
         raise ConfigError(f"unrecognised arguments {list(extra)}")
+    if args.image_size is not None and args.image_size < 1:
+        raise ConfigError(f"--image-size {args.image_size}: give the input side in pixels, >= 1 (default: the "
+                          "size it was trained at)")
     source = model_path(args.model)
     out = Path(args.out) if args.out else source.with_suffix(EXPORT_SUFFIXES[args.format])
     if out.resolve() == source.resolve():
@@ -320,20 +335,22 @@ def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .estimators import count_multiply_adds, count_parameters
     from .nets import build_network
     from .spaces import published_genotypes, resolve_genotype
+    from .spaces.genotype import genotype_path
 
     if args.list:
         print("\n".join(published_genotypes()))
         return 0
     if not args.genotype:
-        raise ConfigError("show needs a GENOTYPE (a published name, a file, a run directory or a string), or --list")
+        raise ConfigError("show needs a genotype (a published name, a file, a run directory or a string), or --list")
     genotype = resolve_genotype(args.genotype)
     size = 224 if args.setting == "imagenet" else 32
     net = build_network(genotype, args.setting)
     info = {"genotype": genotype.to_dict(), "setting": args.setting,
             "params_m": round(count_parameters(net) / 1e6, 3),
             "multiply_adds_m": round(count_multiply_adds(net, (3, size, size)) / 1e6, 1)}
-    trained = Path(args.genotype) / "result.json"
-    if trained.is_file():  # a training run: its record too
+    named = genotype_path(args.genotype)
+    trained = Path(named or ".") / "result.json"
+    if named is not None and trained.is_file():  # a training run: its record too
         record = json.loads(trained.read_text(encoding="utf-8"))
         info["trained"] = {k: record.get(k) for k in ("dataset", "epochs", "image_size", "test_accuracy",
                                                       "test_top5_accuracy", "params_m", "train_hours")}
@@ -460,15 +477,22 @@ def _bench_epilog(argv: Sequence[str]) -> tuple[str, str]:
     return _settings_help(BlackBoxConfig, argv, "evolution"), ", ".join(list_blackbox())
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (the command, the error, where to look) instead of the usage text."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     helped = _help_for(argv)
     search_epilog, strategies = _search_epilog(argv) if helped == "search" else (None, "see search --help")
     bench_epilog, blackbox = _bench_epilog(argv) if helped == "bench" else (None, "see bench --help")
-    parser = argparse.ArgumentParser(prog="parsecnas", description=__doc__)
+    parser = _Parser(prog="parsecnas", description=__doc__)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     parser.add_argument("--version", action="version",
                         version=f"%(prog)s {__version__} (torch {_torch_version()})")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     raw = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser("search", help="run a weight-sharing search (PARSEC by default)", formatter_class=raw,
                        epilog=search_epilog)

@@ -32,6 +32,10 @@ def cmd_proxies(args: argparse.Namespace, extra: Sequence[str]) -> int:
         raise ConfigError(f"unrecognised arguments {list(extra)}")
     if args.archs < 2:
         raise ConfigError(f"--archs {args.archs}: score at least 2 architectures")
+    for flag, value, low in (("--batch-size", args.batch_size, 1), ("--num-cells", args.num_cells, 1),
+                             ("--channels", args.channels, 2)):
+        if value is not None and value < low:
+            raise ConfigError(f"{flag} {value}: give an integer >= {low}")
     names = args.names or list(PROXIES)
     unknown = [n for n in names if n not in PROXIES]
     if unknown:
@@ -96,6 +100,8 @@ def cmd_halving(args: argparse.Namespace, extra: Sequence[str]) -> int:
         raise ConfigError(f"unrecognised arguments {list(extra)}")
     if args.candidates < 1:
         raise ConfigError(f"--candidates {args.candidates}: give at least 1")
+    if not (math.isfinite(args.scale) and args.scale > 0):
+        raise ConfigError(f"--scale {args.scale}: give a finite number > 0 (bracket sizes are scaled by it)")
     space, gen = get_space("nb201"), torch.Generator().manual_seed(args.seed)
     estimator = NB201Fidelity(args.dataset, args.select, data_dir=args.data_dir)
 

@@ -28,6 +28,7 @@ import dataclasses
 import difflib
 import enum
 import math
+import re
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -38,8 +39,8 @@ import yaml
 
 from parsecnas._text import short_repr
 
-__all__ = ["ConfigError", "TypedBy", "apply_overrides", "check_finite", "fill_typed_fields", "from_dict",
-           "load_config", "save_config", "to_dict", "typed_by"]
+__all__ = ["ConfigError", "TypedBy", "apply_overrides", "check_choice", "check_device", "check_finite",
+           "check_min", "fill_typed_fields", "from_dict", "load_config", "save_config", "to_dict", "typed_by"]
 
 T = TypeVar("T")
 
@@ -118,6 +119,37 @@ def check_finite(cfg: Any) -> None:
                                  f"valid settings)")
 
 
+def check_min(cfg: Any, minimum: float, *names: str) -> None:
+    """Refuses a value below ``minimum`` in each named field of ``cfg`` (``None`` passes: the field is unset).
+
+    Raises:
+        ValueError: naming the field, its value and the valid range.
+    """
+    for name in names:
+        value = getattr(cfg, name)
+        if value is not None and value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def check_choice(name: str, value: Any, valid: Iterable[Any]) -> None:
+    """Refuses ``value`` for the field ``name`` unless it is one of ``valid`` (listed in the message)."""
+    valid = list(valid)
+    if value not in valid:
+        close = difflib.get_close_matches(value, [str(v) for v in valid], n=1) if isinstance(value, str) else []
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown {name} {short_repr(value)}{hint} valid: {', '.join(str(v) for v in valid)}")
+
+
+_DEVICE = re.compile(r"(auto|cpu|mps|cuda(:[0-9]+)?)\Z")
+
+
+def check_device(name: str) -> None:
+    """Refuses a device name that is none of ``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps`` (whether this machine
+    has the device is checked when a run starts: a config may be written for another machine)."""
+    if not _DEVICE.match(name):
+        raise ValueError(f"unknown device {short_repr(name)}; valid: auto, cpu, cuda, cuda:N or mps")
+
+
 def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     """Build the dataclass ``cls`` from plain data, converting values per the field annotations.
 
@@ -183,10 +215,16 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     data: Any = {}
     if path is not None:
         path = Path(path)
+        if path.exists() and not path.is_file():  # a folder, a FIFO, a device: reading it fails or blocks
+            raise ConfigError(f"config file {path} is not a regular file; give a YAML file of config fields")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not UTF-8 text; give a YAML file of config fields") from None
+        except RecursionError:
+            raise ConfigError(f"config file {path} is nested too deeply to be a config") from None
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
@@ -584,9 +622,10 @@ def _unknown_short_key(name: str, cfg: Any, hints: Mapping[str, Any]) -> ConfigE
     names = {**{path.rsplit(".", 1)[1]: path for path in nested}, **{k: k for k in hints}}
     close = difflib.get_close_matches(name, list(names), n=1)
     hint = f"; did you mean {names[close[0]]!r}?" if close else ""
-    example = f" (a nested field by its own name when unique: {nested[0].rsplit('.', 1)[1]} for {nested[0]})"
+    example = f" (a nested field by its own name when unique: {nested[0].rsplit('.', 1)[1]} for {nested[0]})" \
+        if nested else ""
     return ConfigError(f"unknown key {short_repr(name)} in {type(cfg).__name__}{hint} valid keys: "
-                       f"{', '.join(sorted(hints))}" + (example if nested else ""))
+                       f"{', '.join(sorted(hints))}{example}")
 
 
 def _apply_typed(cfg: Any, name: str, typed: TypedBy, sub: Any, changes: Mapping[str, Any], where: str

@@ -77,6 +77,8 @@ def load_images(paths: Sequence[str | Path], pre: Preprocess) -> torch.Tensor:
     training side ``S`` and the central square kept."""
     out = np.empty((len(paths), pre.image_size, pre.image_size, pre.in_channels), dtype=np.uint8)
     for i, path in enumerate(paths):
+        if Path(path).exists() and not Path(path).is_file():  # a folder, a FIFO: opening it fails or blocks
+            raise ValueError(f"image {path} is not a regular file; give image files (JPEG, PNG, ...)")
         try:
             with Image.open(path) as opened:
                 out[i] = _training_view(opened, pre.image_size, pre.in_channels)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .config import check_finite, fill_typed_fields, typed_by
+from .config import check_choice, check_device, check_finite, check_min, fill_typed_fields, typed_by
+from .data.registry import list_datasets
 from .optim import WeightOptimConfig
 from .run.tracking import tracking_names
+from .spaces import list_spaces
 from .strategies import list_strategies
 from .strategies.base import strategy_config_type
 
@@ -42,6 +44,8 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_finite(self)
+        check_choice("dataset", self.dataset, list_datasets())
+        check_min(self, 0, "cutout")
         if self.image_size is not None and self.image_size < 8:
             raise ValueError(f"image_size must be >= 8 pixels or unset, got {self.image_size}")
         if not 0 < self.search_fraction < 1:
@@ -71,6 +75,7 @@ class NetConfig:
 
     def __post_init__(self) -> None:
         check_finite(self)
+        check_min(self, 0, "auxiliary_weight")
         if (self.num_cells is not None and self.num_cells < 1) or self.channels < 2 or self.channels % 2:
             raise ValueError(f"need num_cells >= 1 and an even channels >= 2; got {self.num_cells}, "
                              f"{self.channels}")
@@ -122,6 +127,9 @@ class SearchConfig:
         check_finite(self)
         fill_typed_fields(self)  # settings: the strategy's config (an unknown strategy lists the valid ones)
         object.__setattr__(self, "tracking", tracking_names(self.tracking))
+        check_choice("space", self.space, list_spaces())
+        check_device(self.device)
+        check_min(self, 0, "seed")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:

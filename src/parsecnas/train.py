@@ -25,8 +25,8 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from .config import ConfigError, check_finite, to_dict
-from .data import ImageDataset, Loader, LoaderConfig, load_dataset
+from .config import ConfigError, check_choice, check_device, check_finite, check_min, to_dict
+from .data import ImageDataset, Loader, LoaderConfig, list_datasets, load_dataset
 from .data.autoaugment import check_policy
 from .data.split import split_held_out
 from .estimators.cost import count_multiply_adds, count_parameters
@@ -43,9 +43,10 @@ from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.distributed import Distributed, from_env
 from .run.divergence import check_finite_checkpoint, check_step_losses
 from .run.tracking import check_trackers, tracking_names
-from .spaces.genotype import Genotype, published_genotypes, resolve_genotype
+from .spaces.genotype import Genotype, genotype_path, published_genotypes, resolve_genotype
 
 PROTOCOLS = ("cifar", "imagenet")
+SETTINGS = ("cifar10", "imagenet")
 LR_SCHEDULES = ("cosine", "exponential")
 
 
@@ -123,6 +124,15 @@ class TrainConfig:
         check_policy(self.augment, self.augment_n, self.augment_m)
         if self.val_examples < 1:
             raise ValueError(f"val_examples must be >= 1, got {self.val_examples}")
+        check_choice("dataset", self.dataset, list_datasets())
+        check_choice("setting", self.setting, SETTINGS)
+        check_device(self.device)
+        check_min(self, 0, "seed", "cutout")
+        check_min(self, 1, "num_cells")
+        if self.channels < 2 or self.channels % 2:
+            raise ValueError(f"channels must be an even number >= 2, got {self.channels}")
+        if self.crop_size and self.crop_size < 8:
+            raise ValueError(f"crop_size must be 0 (padded crops) or an image side >= 8, got {self.crop_size}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"epochs, batch_size and eval_batch_size must be >= 1; got {self.epochs}, "
                              f"{self.batch_size}, {self.eval_batch_size}")
@@ -196,10 +206,10 @@ def search_provenance(spec: str | Path | Genotype) -> dict[str, Any]:
     text = str(spec)
     if text in published_genotypes():
         return {"architecture": text, "search_method": "published", "search_cost": None}
-    path = Path(text)
-    run_dir = path if path.is_dir() else path.parent if path.is_file() else None
-    if run_dir is None or not (run_dir / "search_cost.json").is_file():
-        return {"architecture": path.stem if path.is_file() else "genotype", "search_method": None,
+    path = genotype_path(text)
+    run_dir = None if path is None else path if path.is_dir() else path.parent if path.is_file() else None
+    if path is None or run_dir is None or not (run_dir / "search_cost.json").is_file():
+        return {"architecture": path.stem if path is not None and path.is_file() else "genotype", "search_method": None,
                 "search_cost": None}
     run = Run(run_dir)
     config = run.config() if (run_dir / "config.yaml").is_file() else {}
@@ -211,9 +221,9 @@ def search_data(spec: str | Path | Genotype) -> dict[str, Any]:
     """The dataset (and data folder) of the search run ``spec`` names (a run directory or a ``genotype.json`` in
     one), as ``TrainConfig`` fields, so that ``parsecnas train RUN_DIR`` trains on the data it searched on;
     ``{}`` for anything else."""
-    if isinstance(spec, Genotype) or str(spec) in published_genotypes():
+    path = genotype_path(spec)
+    if path is None:
         return {}
-    path = Path(spec)
     run_dir = path if path.is_dir() else path.parent
     if not (run_dir / "config.yaml").is_file():
         return {}
@@ -353,15 +363,17 @@ def _data_parallel(net: EvalNetwork, dist: Distributed) -> torch.nn.Module:
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
            progress: bool, dist: Distributed, on_epoch: EpochHook | None = None) -> dict[str, Any]:
     device = dist.place(resolve_device(config.device))  # before the run is created: a missing GPU is an error
+    t = _setup_training(genotype, config, device, dist)  # so are data that do not load
     resuming = dist.on_main(lambda: run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
                                                defaults=_STORED_DEFAULTS, extendable=("epochs",)))
-    t = _setup_training(genotype, config, device, dist)
     state = run.restore(limit=config.epochs, parts=t.loaders(), numbers=("elapsed",),
                         cut_log=dist.is_main) if resuming else None
     if state is not None:
         _stretch_schedule(t, config)
     start, elapsed = (0, 0.0) if state is None else (int(state["epoch"]), float(state["elapsed"]))
     steps = config.steps_per_epoch or len(t.train)
+    if progress and dist.is_main and start < config.epochs:
+        print(_start_summary(t, config, run, start, steps), flush=True)
     timer = Timer(offset=elapsed).start()
     with ProgressBar(total=(config.epochs - start) * steps, desc="train", enabled=progress and dist.is_main) as bar, \
             run.tracking(config.tracking):
@@ -378,6 +390,21 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
                 if on_epoch is not None:
                     on_epoch(record)
     return dist.on_main(lambda: _finish(t, genotype, provenance, config, run, timer.hours))
+
+
+def _start_summary(t: _Training, config: TrainConfig, run: Run, start: int, steps: int) -> str:
+    """What a training run is about to do: data and its parts, network size, steps, device, run directory."""
+    kind = "held-out training" if config.validation == "held_out" else config.validation
+    val = "no validation" if t.val is None else f"validated on {t.val.num_examples} {kind} examples each epoch"
+    rows = [("data", f"{config.dataset}: {t.train.num_examples} training / {t.test.num_examples} test examples, "
+                     f"{val}"),
+            ("network", f"{config.num_cells} cells, C = {config.channels}, {t.params / 1e6:.3f}M parameters, "
+                        f"{t.macs / 1e6:.0f}M multiply-adds per {t.image_size}x{t.image_size} image"),
+            ("steps", f"{config.epochs} epochs x {steps} steps, batch {config.batch_size}"
+                      + (f" (resuming after epoch {start})" if start else "")),
+            ("device", device_name(t.device)),
+            ("run", f"{run.path} (resume with --resume --run-dir {run.path})")]
+    return "\n".join(f"  {name:<8} {text}" for name, text in rows)
 
 
 def _stretch_schedule(t: _Training, config: TrainConfig) -> None:

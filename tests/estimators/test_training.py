@@ -42,3 +42,20 @@ def test_blackbox_and_successive_halving_run_on_it_in_the_nb201_space() -> None:
     candidates = [sample_uniform(space, torch.Generator().manual_seed(s)) for s in range(4)]
     result = SuccessiveHalving(fidelities=(0.5, 1.0), eta=2).run(candidates, est)
     assert result.best_arch in candidates and result.cost == pytest.approx(4 * 0.5 + 2 * 1.0)
+
+
+def test_a_curve_stopping_rule_ends_a_run_that_cannot_beat_the_incumbent() -> None:
+    from parsecnas.estimators.curves import CurveStopping
+
+    space = get_space("darts")
+    arch = sample_uniform(space, torch.Generator().manual_seed(0))
+    full = PartialTraining(space, TINY, curve=True)(arch, 6)
+    assert len(full.curve) == 6 and full.curve[-1] == full.score and full.stopped_at is None
+    rule = CurveStopping(final_epoch=6, min_points=3)
+    rule.observe(0.999)  # an incumbent no short run reaches
+    stopped = PartialTraining(space, TINY, stopping=rule)(arch, 6)
+    assert stopped.stopped_at == 3 and stopped.steps == 3 * TINY.steps_per_epoch
+    assert stopped.curve == full.curve[:3]  # the same training up to the stop
+    easy = CurveStopping(final_epoch=6, min_points=3)
+    easy.observe(0.0)
+    assert PartialTraining(space, TINY, stopping=easy)(arch, 6).stopped_at is None

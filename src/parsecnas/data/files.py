@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -237,9 +238,11 @@ def download_file(url: str, dest: Path, md5: str | None = None, timeout: float =
     scheme = urllib.parse.urlparse(url).scheme
     if scheme not in ("http", "https", "file"):
         raise ValueError(f"unsupported URL scheme {scheme!r} in {url!r}; valid schemes: http, https, file")
+    made = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]  # removed again on a failure
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.md5(usedforsecurity=False)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    done = False
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "parsecnas"})
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
@@ -255,9 +258,13 @@ def download_file(url: str, dest: Path, md5: str | None = None, timeout: float =
         os.chmod(tmp_name, _FILE_MODE)
         os.replace(tmp_name, dest)
         fsync_path(dest.parent)
+        done = True
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
+        for folder in made if not done else ():  # a failed download leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
     if md5 is not None:  # checked while downloading: no need to hash it again when next found on disk
         _remember(_marker(dest), _verified_record(dest, md5))
     return dest

@@ -69,7 +69,14 @@ def _read_blobs(source: Path) -> dict[str, bytes]:
             if path.is_file() and _is_image(rel):
                 blobs[rel] = path.read_bytes()
         return blobs
-    with tarfile.open(source, "r:*") as archive:
+    if not source.is_file():
+        raise ValueError(f"image folder {str(source)!r} is neither a folder nor a file; give a folder or a .tar.gz")
+    try:
+        archive = tarfile.open(source, "r:*")
+    except tarfile.TarError:
+        raise ValueError(f"image folder {str(source)!r} is a file but not a tar archive; give a folder of class "
+                         "subfolders or a .tar / .tar.gz of one") from None
+    with archive:
         for member in archive:
             if member.isfile() and _is_image(member.name):
                 handle = archive.extractfile(member)
@@ -140,7 +147,9 @@ def _decode(blobs: list[bytes], names: list[str]) -> np.ndarray:
             with Image.open(io.BytesIO(blob)) as image:
                 pixels, gray = _pixels(image, name)
                 grayscale = grayscale and gray
-        except (UnidentifiedImageError, OSError) as err:
+        except UnidentifiedImageError:
+            raise ValueError(f"cannot decode image {name!r}: not an image file of a known format") from None
+        except OSError as err:
             raise ValueError(f"cannot decode image {name!r}: {err}") from err
         if out is None:
             out = np.empty((len(blobs), *pixels.shape), dtype=np.uint8)
@@ -230,7 +239,11 @@ def load_image_folder(
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction={test_fraction}; valid values lie strictly between 0 and 1")
     root = Path(cache_root).expanduser() if cache_root is not None else None
-    decoded = _load_cached(source, root) if cache else _decode_source(source)
+    try:
+        decoded = _load_cached(source, root) if cache else _decode_source(source)
+    except ValueError as err:
+        message = str(err)
+        raise ValueError(message if str(source) in message else f"image folder {str(source)!r}: {message}") from None
     if decoded.has_test:
         train_mask = ~decoded.is_test
         train_idx, test_idx = np.flatnonzero(train_mask), np.flatnonzero(decoded.is_test)

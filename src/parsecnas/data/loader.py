@@ -113,6 +113,10 @@ class LoaderConfig:
         """Usual training augmentation: crop padding ``image_size // 8`` (or, with ``resized_crop``, a
         random-resized crop to that side); flips unless the data are digits; colour jitter on RGB data only;
         an optional RandAugment / TrivialAugment ``policy``."""
+        side = resized_crop or dataset.image_size
+        if cutout > side:
+            raise ValueError(f"cutout {cutout} is larger than the {side}x{side} training images of "
+                             f"{dataset.name!r}; valid: 0 (off) .. {side}")
         padding = 0 if resized_crop else max(1, dataset.image_size // 8)
         jitter = color_jitter if dataset.in_channels == 3 else 0.0
         return cls(batch_size, True, False, padding, dataset.name not in _NO_FLIP, cutout, resized_crop,

@@ -4,7 +4,10 @@ held-out validation split.
 :class:`PartialTraining` is both a black-box estimator (``estimator(arch)``, at its default number of epochs) and a
 multi-fidelity one (``estimator(arch, epochs)``, fractional epochs allowed), so successive halving and Hyperband
 can wrap any strategy's candidates in any space with partial training as the low fidelity. The validation split
-is a seeded, class-stratified share of the training set; the test split is never seen.
+is a seeded, class-stratified share of the training set; the test split is never seen. With a
+:class:`~parsecnas.estimators.curves.CurveStopping` rule it records the validation curve epoch by epoch and
+ends a run whose optimistic extrapolated final accuracy cannot beat the best finished run's (Domhan et al.
+2015); the stopped run scores its predicted final accuracy.
 
 Example:
     >>> from parsecnas.spaces import get_space, sample_uniform
@@ -30,6 +33,7 @@ from ..optim import check_sgd_settings
 from ..run.resources import resolve_device
 from ..spaces.base import Space
 from .cost import count_parameters
+from .curves import CurveStopping, predict_final
 
 
 @dataclass(frozen=True)
@@ -80,15 +84,22 @@ class TrainingResult:
     steps: int
     seconds: float
     params_m: float
+    curve: tuple[float, ...] = ()
+    """Validation accuracy after each whole epoch (with a ``stopping`` rule or ``curve=True``)."""
+    stopped_at: float | None = None
+    """The epoch a ``stopping`` rule ended the run at (its ``score`` is then the predicted final accuracy)."""
 
 
 class PartialTraining:
     """Trains ``space.build(arch)`` from scratch for ``epochs`` (SGD, cosine over the run) and returns its
     validation accuracy. The same architecture, epochs and seed always give the same result."""
 
-    def __init__(self, space: Space, config: PartialTrainingConfig | None = None) -> None:
+    def __init__(self, space: Space, config: PartialTrainingConfig | None = None, *, curve: bool = False,
+                 stopping: CurveStopping | None = None) -> None:
         self.space = space
         self.config = config or PartialTrainingConfig()
+        self.stopping = stopping
+        self.curve = curve or stopping is not None
         c = self.config
         self.device = resolve_device(c.device)
         self.dataset = load_dataset(c.dataset, c.data_dir)
@@ -114,8 +125,10 @@ class PartialTraining:
         sgd = torch.optim.SGD(net.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(sgd, steps)
         start = time.perf_counter()
+        per_epoch = c.steps_per_epoch or len(train)
+        curve: list[float] = []
         net.train()
-        for _ in range(steps):
+        for step in range(steps):
             x, y = train.next_batch()
             loss = torch.nn.functional.cross_entropy(net(x.contiguous(memory_format=torch.channels_last)), y)
             sgd.zero_grad(set_to_none=True)
@@ -123,9 +136,20 @@ class PartialTraining:
             torch.nn.utils.clip_grad_norm_(net.parameters(), c.grad_clip)
             sgd.step()
             schedule.step()
-
+            if self.curve and (step + 1) % per_epoch == 0 and step + 1 < steps:
+                curve.append(evaluate(net, valid)["top1"])
+                net.train()
+                if self.stopping is not None and self.stopping.should_stop(curve):
+                    predicted = predict_final(curve, epochs).mean
+                    return TrainingResult(arch, predicted, epochs, step + 1, time.perf_counter() - start,
+                                          count_parameters(net) / 1e6, tuple(curve), float(len(curve)))
         score = evaluate(net, valid)["top1"]
-        return TrainingResult(arch, score, epochs, steps, time.perf_counter() - start, count_parameters(net) / 1e6)
+        if self.curve and steps % per_epoch == 0:
+            curve.append(score)
+        if self.stopping is not None:
+            self.stopping.observe(score)
+        return TrainingResult(arch, score, epochs, steps, time.perf_counter() - start, count_parameters(net) / 1e6,
+                              tuple(curve))
 
     def _options(self) -> dict[str, Any]:
         options = dict(self.config.net)

@@ -161,7 +161,12 @@ class Run:
                         f"check the directory name, or drop --resume to start a new run there")
 
     def _refuse_foreign(self) -> None:
-        """RunError when the path is a file, or a non-empty directory holding no run (its lock file aside)."""
+        """RunError when the path is a file, or a non-empty directory holding no run (its lock file aside), or
+        lies under a file."""
+        blocked = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise RunError(f"cannot make the run directory {self.path}: {blocked} is a file, not a folder; choose "
+                           "another run directory")
         if self.exists() or not self.path.exists():
             return
         if self.path.is_dir():  # a run killed while writing its config.yaml left only temporary files

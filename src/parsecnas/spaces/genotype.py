@@ -151,7 +151,14 @@ class Genotype:
 
     @classmethod
     def from_json(cls, text: str) -> Genotype:
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"genotype JSON {short_repr(text, 60)} does not parse: {err}") from None
+        except RecursionError:
+            raise ValueError(f"genotype JSON {short_repr(text, 60)} is nested too deeply; a genotype is a mapping "
+                             "of lists of (op, input) pairs") from None
+        return cls.from_dict(data)
 
     def __str__(self) -> str:
         """The DARTS code's string form, ``Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=...)``."""
@@ -164,10 +171,15 @@ class Genotype:
         text = text.strip()
         if text.startswith("{"):
             return cls.from_json(text)
+        if not text:
+            raise ValueError("empty genotype text; give a published name (e.g. DARTS_V2), a genotype file, a run "
+                             "directory or a Genotype(...) / JSON string")
         try:
             call = ast.parse(text, mode="eval").body
         except SyntaxError as err:
             raise ValueError(f"cannot parse genotype {text[:60]!r}: {err.msg}") from None
+        except (RecursionError, MemoryError):
+            raise ValueError(f"cannot parse genotype {text[:60]!r}: nested too deeply") from None
         if not isinstance(call, ast.Call) or getattr(call.func, "id", None) != "Genotype":
             raise ValueError(f"expected 'Genotype(normal=..., reduce=...)' or JSON, got {text[:60]!r}")
         if call.args or any(kw.arg is None for kw in call.keywords):
@@ -175,6 +187,10 @@ class Genotype:
                              "reduce=..., reduce_concat=...)'")
         try:
             fields = {kw.arg: _literal(kw.value) for kw in call.keywords if kw.arg}
+        except ValueError as err:
+            if "range" in str(err):
+                raise
+            raise ValueError(f"cannot read genotype {text[:60]!r}: its fields must be literals") from None
         except (SyntaxError, TypeError, MemoryError, RecursionError) as err:
             raise ValueError(f"cannot read genotype {text[:60]!r}: its fields must be literals ({err})") from None
         return cls.from_dict(fields)
@@ -223,6 +239,22 @@ def _trained_genotype(run_dir: Path) -> Genotype | None:
     return None
 
 
+def genotype_path(spec: str | Path | Genotype) -> Path | None:
+    """The file or folder ``spec`` names, or None when it is a Genotype, a published name, a string form or text
+    no file system could hold (too long, a NUL byte): such text must never reach ``stat``."""
+    if isinstance(spec, Genotype):
+        return None
+    text = str(spec)
+    if not text.strip() or text in published_genotypes() or text.lstrip().startswith(("{", "[", "Genotype(")):
+        return None
+    try:
+        path = Path(text)
+        path.exists()
+    except (OSError, ValueError):
+        return None
+    return path
+
+
 def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
     """Accepts a Genotype, a published name, a JSON file, a search run directory (its genotype.json), a training
     run directory (the genotype it trained, from its result.json or config.yaml) or a string form."""
@@ -231,9 +263,11 @@ def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
     text = str(spec)
     if text in published_genotypes():
         return published_genotypes()[text]
-    if text.lstrip().startswith(("{", "Genotype(")):  # a string form (before any path test: it may be long)
-        return Genotype.parse(text)
-    path = Path(text)
+    path = genotype_path(text)
+    if path is None and text.lstrip().startswith(("{", "[", "Genotype(")) or not text.strip():
+        return Genotype.parse(text)  # a string form (before any path test: it may be long)
+    if path is None:
+        return _unresolved(text)
     if path.is_dir():
         trained = _trained_genotype(path)
         if trained is not None:
@@ -248,6 +282,15 @@ def resolve_genotype(spec: str | Path | Genotype) -> Genotype:
     if path.suffix == ".json" or path.is_file():
         if not path.exists():
             raise FileNotFoundError(f"genotype file {path} does not exist")
-        return Genotype.parse(path.read_text())
-    raise ValueError(f"cannot resolve genotype {text!r}: not a published name (e.g. DARTS_V2; see "
+        try:
+            return Genotype.parse(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"genotype file {path} is not UTF-8 text; give a genotype JSON file") from None
+        except ValueError as err:
+            raise ValueError(f"genotype file {path}: {err}") from None
+    return _unresolved(text)
+
+
+def _unresolved(text: str) -> Genotype:
+    raise ValueError(f"cannot resolve genotype {short_repr(text, 80)}: not a published name (e.g. DARTS_V2; see "
                      f"`parsecnas show --list`), a file, a run directory or a Genotype(...) / JSON string")

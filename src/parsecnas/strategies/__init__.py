@@ -21,6 +21,7 @@ from .blackbox import (
     run_blackbox,
 )
 from .darts import Darts, DartsConfig
+from .enas import Controller, Enas, EnasConfig
 from .evolution import EvolutionConfig, RegularizedEvolution
 from .gumbel import Gdas, GdasConfig, Snas, SnasConfig
 from .local_search import LocalSearch, LocalSearchConfig
@@ -30,6 +31,7 @@ from .parsec import Parsec, ParsecConfig
 from .parsec_maths import effective_sample_size, importance_weights
 from .random_search import RandomSearch, RandomSearchConfig
 from .reinforce import Reinforce, ReinforceConfig
+from .spos import Spos, SposConfig
 from .xnas import Xnas, XnasConfig, plot_survivors
 
 __all__ = [
@@ -39,6 +41,9 @@ __all__ = [
     "BlackBoxStrategy",
     "Darts",
     "DartsConfig",
+    "Controller",
+    "Enas",
+    "EnasConfig",
     "EvolutionConfig",
     "Gdas",
     "GdasConfig",
@@ -56,6 +61,8 @@ __all__ = [
     "ReinforceConfig",
     "Snas",
     "SnasConfig",
+    "Spos",
+    "SposConfig",
     "Trajectory",
     "Trial",
     "TrialState",

@@ -57,6 +57,8 @@ class BananasConfig:
         check_finite(self)
         if self.acquisition not in ("its", "ucb"):
             raise ValueError(f"unknown acquisition {self.acquisition!r}; valid: its, ucb")
+        if self.lr <= 0 or self.ucb_beta < 0:
+            raise ValueError(f"need lr > 0 and ucb_beta >= 0; got lr={self.lr}, ucb_beta={self.ucb_beta}")
         if min(self.num_init, self.proposals_per_fit, self.num_candidates, self.num_parents, self.ensemble,
                self.hidden, self.layers, self.epochs) < 1:
             raise ValueError(f"counts and sizes must be >= 1; got {self}")

@@ -62,6 +62,15 @@ class WeightSharingStrategy(ABC):
         its term of the mean over the whole batch."""
         return self.distributed.share(len(batch[1]))
 
+    def batch_accuracy(self, net: nn.Module, arch: Any, batch: Batch) -> float:
+        """``arch``'s accuracy on ``batch`` with the shared weights, no gradient (over all ranks' shares): the
+        score of the strategies that rank paths by it (ENAS's reward, SPOS's evolution)."""
+        x, y = batch
+        with torch.no_grad():
+            hits = (net(x, arch).argmax(1) == y).sum().to(torch.float64)
+        counts = self.sum_over_ranks([torch.stack([hits, torch.tensor(float(y.numel()), dtype=torch.float64)])])[0]
+        return float(counts[0] / counts[1])
+
     def sum_over_ranks(self, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """``tensors`` summed over ranks (gradients of the belief, each rank's term already scaled by its
         share); the tensors themselves when alone."""

@@ -33,8 +33,10 @@ from ..distributions import CategoricalProduct
 from ..estimators.cost import Cost
 from ..estimators.cost_specs import make_cost
 from ..nets.supernet import training_loss
+from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
 from ..spaces.base import Space, choice_op
+from ..spaces.nb201 import NB201_OPS
 from .base import Batch, Scheduled, WeightSharingStrategy, register_strategy
 from .cost_budget import METHODS, CostBudget
 from .parsec_maths import (
@@ -47,6 +49,8 @@ from .parsec_maths import (
     proposal_log_ratio,
     raise_entropy,
 )
+
+KNOWN_OPS = frozenset(PRIMITIVES) | frozenset(NB201_OPS)  # what exclude_ops may name (each space checks its own)
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"likelihood": "batch", "beta": 1.0, "baseline": False, "proposal_eps": 0.0, "entropy_floor": 0.0,
@@ -160,6 +164,8 @@ class ParsecConfig(Scheduled):
              f"proposal_eps must lie in [0, 1], got {self.proposal_eps}"),
             (self.entropy_floor is None or 0 <= self.entropy_floor < 1,
              f"entropy_floor must lie in [0, 1), got {self.entropy_floor}"),
+            (not set(self.exclude_ops or ()) - KNOWN_OPS, f"exclude_ops {self.exclude_ops} names an op no space has; "
+             f"valid: {', '.join(sorted(KNOWN_OPS))}"),
             (self.warmup_steps is None or self.warmup_steps >= 0,
              f"warmup_steps must be >= 0, got {self.warmup_steps}"),
             (self.warmup_fraction is None or 0 <= self.warmup_fraction < 1,
@@ -174,6 +180,8 @@ class ParsecConfig(Scheduled):
              f"likelihood must be 'batch' or 'example', got {self.likelihood!r}"),
             (self.cost is None or (self.cost_target is not None and self.cost_target > 0),
              f"a cost budget needs cost_target > 0 (in the cost's unit), got {self.cost_target}"),
+            (self.cost is not None or self.cost_target is None,
+             f"cost_target={self.cost_target} is set but cost is not; name the cost to budget (e.g. cost=params)"),
             (self.cost_method in METHODS, f"cost_method must be one of {METHODS}, got {self.cost_method!r}"),
             (self.cost_weight >= 0, f"cost_weight must be >= 0, got {self.cost_weight}"),
             (self.parallel in ("auto", "samples", "data"),
