@@ -87,5 +87,5 @@ def test_augmentation_policies_are_searchable() -> None:
     space = parse_space({"augment": ["none", "randaugment", "trivialaugment"], "augment_n": {"low": 1, "high": 3},
                          "augment_m": {"low": 0, "high": 30}}, TrainConfig)
     assert [p.kind for p in space.params] == ["categorical", "int", "int"]
-    with pytest.raises(ConfigError, match="'augment_m'.*M in 0..30"):
+    with pytest.raises(ConfigError, match="'augment_m'.*in 0..30"):
         parse_space({"augment_m": {"low": 0, "high": 31}}, TrainConfig)

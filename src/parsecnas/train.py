@@ -121,7 +121,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_finite(self)
         object.__setattr__(self, "tracking", tracking_names(self.tracking))
-        check_policy(self.augment, self.augment_n, self.augment_m)
+        check_policy(self.augment, self.augment_n, self.augment_m, ("augment", "augment_n", "augment_m"))
         if self.val_examples < 1:
             raise ValueError(f"val_examples must be >= 1, got {self.val_examples}")
         check_choice("dataset", self.dataset, list_datasets())

@@ -156,7 +156,8 @@ def test_the_loader_applies_the_policy_and_resumes_exactly() -> None:
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"augment": "autoaugment"}, "unknown augmentation policy 'autoaugment'"),
-    ({"augment": "randaugment", "augment_m": 31}, "M in 0..30"), ({"augment_n": -1}, "N >= 0"),
+    ({"augment": "randaugment", "augment_m": 31}, r"augment_m \(RandAugment's M\) must be a magnitude bin in 0..30"),
+    ({"augment_n": -1}, r"augment_n \(RandAugment's N\) must be >= 0"),
 ])
 def test_bad_policies_are_refused_by_name(fields: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

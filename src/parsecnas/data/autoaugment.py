@@ -57,13 +57,17 @@ _RANGES: dict[str, dict[str, Any]] = {
 _TA_TRANSLATE_PX = 32.0
 
 
-def check_policy(policy: str, ops: int, magnitude: int) -> None:
-    """Refuses an unknown policy, RandAugment's N < 0 or its M outside ``0..30``, naming the value."""
+def check_policy(policy: str, ops: int, magnitude: int,
+                 names: tuple[str, str, str] = ("policy", "policy_ops", "policy_magnitude")) -> None:
+    """Refuses an unknown policy, RandAugment's N < 0 or its M outside ``0..30``, naming the field (``names``: the
+    config's names of the policy, N and M)."""
     if policy not in POLICIES:
-        raise ValueError(f"unknown augmentation policy {policy!r}; valid: {', '.join(POLICIES)}")
-    if ops < 0 or not 0 <= magnitude < MAGNITUDE_BINS:
-        raise ValueError(f"RandAugment needs N >= 0 operations and a magnitude M in 0..{MAGNITUDE_BINS - 1}; got "
-                         f"N={ops}, M={magnitude}")
+        raise ValueError(f"{names[0]}: unknown augmentation policy {policy!r}; valid: {', '.join(POLICIES)}")
+    if ops < 0:
+        raise ValueError(f"{names[1]} (RandAugment's N) must be >= 0 operations, got {ops}")
+    if not 0 <= magnitude < MAGNITUDE_BINS:
+        raise ValueError(f"{names[2]} (RandAugment's M) must be a magnitude bin in 0..{MAGNITUDE_BINS - 1}, got "
+                         f"{magnitude}")
 
 
 def draw_randaugment(batch: int, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
