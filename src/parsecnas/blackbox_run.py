@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import statistics
@@ -30,6 +31,7 @@ from typing import Any, Literal
 from .config import check_finite, check_min, fill_typed_fields, to_dict, typed_by
 from .estimators.tabular import NB201Benchmark, canonical_dataset
 from .run import Run, Timer
+from .run.ray_pool import RayPool, sequential_map
 from .run.tracking import check_trackers, tracking_names
 from .spaces import get_space
 from .spaces.base import Space
@@ -65,6 +67,11 @@ class BlackBoxConfig:
         tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
             (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
             (``mlflow.db``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
+        ray: evaluate each batch's trials in parallel as Ray tasks on a local Ray instance (the ``ray`` extra);
+            results are told in the ask order, so the trajectory equals the in-process one for the same seed.
+        ray_address: an existing Ray cluster to run the trials on (``"auto"``, ``"ray://head:10001"``); giving
+            one implies ``ray``. Neither is stored in ``config.yaml``: the results do not depend on them, so a run
+            may resume with or without Ray.
     """
 
     strategy: str = "evolution"
@@ -77,6 +84,8 @@ class BlackBoxConfig:
     seed: int = 0
     data_dir: str | None = None
     tracking: tuple[str, ...] | str = ()
+    ray: bool = False
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         check_finite(self)
@@ -86,13 +95,24 @@ class BlackBoxConfig:
         check_min(self, 0, "seed")
         if self.budget < 1 or self.batch_size < 1:
             raise ValueError(f"budget and batch_size must be >= 1; got {self.budget}, {self.batch_size}")
+        if not isinstance(self.ray, bool):
+            raise ValueError(f"ray must be True or False, got {self.ray!r}")
+        if self.ray_address is not None and (not isinstance(self.ray_address, str) or not self.ray_address.strip()):
+            raise ValueError(f"ray_address must be a Ray cluster address such as 'auto' or 'ray://head:10001', "
+                             f"or None; got {self.ray_address!r}")
+
+    @property
+    def uses_ray(self) -> bool:
+        """Whether trials run as Ray tasks (``ray`` or a ``ray_address``)."""
+        return self.ray or self.ray_address is not None
 
 
 def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: bool = False,
                         catch: tuple[type[BaseException], ...] = (ValueError, RuntimeError)) -> dict[str, Any]:
     """Runs (or resumes) a black-box search into ``run_dir``; returns (and writes) ``result.json``'s content.
 
-    ``catch``: exception types that fail one trial instead of the run (Optuna's ``catch=``).
+    ``catch``: exception types that fail one trial instead of the run (Optuna's ``catch=``). With
+    ``config.ray`` (or ``ray_address``) each batch's trials run as parallel Ray tasks, told in the ask order.
     """
     space = get_space(config.space)
     estimator = NB201Benchmark(config.dataset, select=config.select, data_dir=config.data_dir)
@@ -101,17 +121,19 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
     check_trackers(config.tracking)
     run = Run(run_dir)
     with run.lock(resume=resume):
-        resuming = run.create(to_dict(config), resume=resume, defaults=to_dict(BlackBoxConfig(config.strategy)))
+        resuming = run.create(_stored(config), resume=resume, defaults=_stored(BlackBoxConfig(config.strategy)))
         state = run.restore(key="trial", limit=config.budget, parts={"strategy": strategy.load_state_dict},
                             numbers=("elapsed",)) if resuming else None
         done = 0 if state is None else int(state["trial"])
         records = [r for r in run.metrics() if "trial" in r]
         timer = Timer(offset=0.0 if state is None else float(state["elapsed"])).start()
         best = max((r for r in records if r["state"] == "complete"), key=lambda r: r["score"], default=None)
-        with run.tracking(config.tracking):  # mirrors of metrics.jsonl (csv, tensorboard, mlflow)
+        pool = RayPool(config.ray_address) if config.uses_ray else None
+        mapper = sequential_map if pool is None else pool.map
+        with run.tracking(config.tracking), pool or contextlib.nullcontext():  # mirrors of metrics.jsonl
             while done < config.budget:
                 trials = evaluate_batch(strategy, estimator, min(config.batch_size, config.budget - done), done,
-                                        catch)
+                                        catch, mapper)
                 for trial in trials:
                     record = _record(space, trial)
                     if trial.state is TrialState.COMPLETE and (best is None or record["score"] > best["score"]):
@@ -136,6 +158,11 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
             _log.warning("no figures written to %s (%s); the numbers are all in its JSON files", run.path, err)
         run.write_json("result.json", result)
         return result
+
+
+def _stored(config: BlackBoxConfig) -> dict[str, Any]:
+    """The config as ``config.yaml`` keeps it: without where the trials ran, which changes no result."""
+    return {k: v for k, v in to_dict(config).items() if k not in ("ray", "ray_address")}
 
 
 def _record(space: Space, trial: Trial) -> dict[str, Any]:

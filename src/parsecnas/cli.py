@@ -124,7 +124,7 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .blackbox_run import BlackBoxConfig, run_blackbox_search, run_blackbox_seeds
 
     flags = {"strategy": args.strategy, "dataset": args.dataset, "budget": args.budget, "select": args.select,
-             "seed": args.seed, "data_dir": args.data_dir}
+             "seed": args.seed, "data_dir": args.data_dir, "ray": args.ray or None, "ray_address": args.ray_address}
     overrides = [f"{k}={v!r}" for k, v in flags.items() if v is not None] + _overrides(extra)
     config = load_config(BlackBoxConfig, args.config, overrides, base=_resumed(BlackBoxConfig, args))
     if args.print_config:
@@ -572,6 +572,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run directory (default runs/bench-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     p.add_argument("--data-dir", help="folder holding benchmarks/nb201-merged/ (else $PARSECNAS_DATA)")
+    p.add_argument("--ray", action="store_true", help="run each batch's trials as parallel Ray tasks (the ray extra)")
+    p.add_argument("--ray-address", help="an existing Ray cluster for the trials ('auto', 'ray://head:10001')")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("profile", help="measure a latency lookup table of a space's ops on this device (JSON)")

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from ..run.ray_pool import sequential_map
 from ..spaces.base import Space
 
 
@@ -173,18 +174,24 @@ class Trajectory:
                    tuple(incumbents), tuple(trials))
 
 
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any], tuple[type[BaseException], ...]], list[Any]]
+"""``mapper(estimator, archs, catch)``: the results in the order of ``archs``, a caught exception in place of a
+result (:func:`~parsecnas.run.ray_pool.sequential_map`, or :meth:`~parsecnas.run.ray_pool.RayPool.map`)."""
+
+
 def evaluate_batch(strategy: BlackBoxStrategy, estimator: Callable[[Any], Any], n: int, first: int,
-                   catch: tuple[type[BaseException], ...] = ()) -> list[Trial]:
+                   catch: tuple[type[BaseException], ...] = (), mapper: Mapper = sequential_map) -> list[Trial]:
     """Asks ``strategy`` for ``n`` architectures, evaluates each, tells it the completed ones; returns the
     trials numbered from ``first``. An exception of a type in ``catch`` fails that trial only (Optuna's
-    ``catch=``); any other propagates."""
+    ``catch=``); any other propagates. ``mapper`` evaluates the batch (in order, here by default, or as Ray
+    tasks with :class:`~parsecnas.run.ray_pool.RayPool`); the strategy sees the same results either way."""
+    archs = strategy.ask(n)
     trials = []
-    for k, arch in enumerate(strategy.ask(n)):
-        try:
-            result = estimator(arch)
+    for k, (arch, result) in enumerate(zip(archs, mapper(estimator, archs, catch))):
+        if isinstance(result, BaseException):
+            trials.append(Trial(first + k, arch, TrialState.FAIL, error=f"{type(result).__name__}: {result}"))
+        else:
             trials.append(Trial(first + k, arch, TrialState.COMPLETE, score_of(result), result))
-        except catch as error:
-            trials.append(Trial(first + k, arch, TrialState.FAIL, error=f"{type(error).__name__}: {error}"))
     done = [t for t in trials if t.state is TrialState.COMPLETE]
     if done:
         strategy.tell([t.arch for t in done], [t.result for t in done])
@@ -192,18 +199,22 @@ def evaluate_batch(strategy: BlackBoxStrategy, estimator: Callable[[Any], Any], 
 
 
 def run_blackbox(strategy: BlackBoxStrategy, estimator: Callable[[Any], Any], budget: int,
-                 batch_size: int = 1, catch: tuple[type[BaseException], ...] = ()) -> Trajectory:
+                 batch_size: int = 1, catch: tuple[type[BaseException], ...] = (),
+                 mapper: Mapper = sequential_map) -> Trajectory:
     """Asks, evaluates and tells until ``budget`` architectures have been evaluated; returns the trajectory.
 
     Failed evaluations (exceptions of a type in ``catch``) count against the budget and are recorded as
-    ``FAIL`` trials; the strategy is told only completed ones. For a run directory with exact resume, see
+    ``FAIL`` trials; the strategy is told only completed ones. ``mapper``: how each batch is evaluated
+    (:meth:`RayPool.map <parsecnas.run.ray_pool.RayPool.map>` runs it as parallel Ray tasks, with the same
+    trajectory as the default, in-process one). For a run directory with exact resume, see
     :func:`parsecnas.blackbox_run.run_blackbox_search`.
     """
     if budget < 1 or batch_size < 1:
         raise ValueError(f"budget and batch_size must be >= 1; got {budget}, {batch_size}")
     trials: list[Trial] = []
     while len(trials) < budget:
-        trials += evaluate_batch(strategy, estimator, min(batch_size, budget - len(trials)), len(trials), catch)
+        trials += evaluate_batch(strategy, estimator, min(batch_size, budget - len(trials)), len(trials), catch,
+                                 mapper)
     return Trajectory.of(trials)
 
 
