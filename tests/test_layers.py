@@ -20,8 +20,8 @@ LAYERS = {
     "report.html": 2, "export": 3, "evaluation": 3,
     "spaces": 3, "estimators": 4, "predict": 4, "pareto": 1, "strategies": 4, "search": 5, "search_config": 5,
     "train": 5,
-    "warm_start": 5, "blackbox_run": 5,
-    "ensemble": 6, "cli": 7, "cli_estimators": 7,
+    "warm_start": 5, "blackbox_run": 5, "library": 5,
+    "ensemble": 6, "tune": 6, "tune_space": 1, "cli": 7, "cli_estimators": 7, "cli_tune": 7, "cli_library": 7,
     "__main__": 8,
 }
 

@@ -380,6 +380,13 @@ def cmd_show(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """Hyper-parameter search of a genotype's training recipe (:mod:`parsecnas.cli_tune`)."""
+    from .cli_tune import run_tune
+
+    return run_tune(args, _overrides(extra), _run_dir("tune", args.run_dir))
+
+
 def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """A few-minute PARSEC search on the shipped dataset, then a short from-scratch training of its mode."""
     from .search import DataConfig, NetConfig, SearchConfig, run_search
@@ -428,7 +435,7 @@ def _settings_help(cls: Any, argv: Sequence[str], default: str, **fixed: Any) ->
 
 
 COMMANDS = ("search", "train", "evaluate", "export", "predict", "table", "bench", "profile", "proxies", "halving",
-            "show", "demo")
+            "tune", "library", "show", "demo")
 
 
 def _help_for(argv: Sequence[str]) -> str | None:
@@ -492,7 +499,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML file of SearchConfig fields")
     p.add_argument("--run-dir", help="run directory (default runs/search-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
-    p.add_argument("--init-from", help="warm-start the distribution from an earlier search run directory")
+    p.add_argument("--init-from", help="warm-start the distribution from an earlier search run directory, or "
+                   "auto: from the nearest datasets' searches in a library (--library=DIR)")
     p.add_argument("--strategy", help=strategies + ". Default parsec; its settings as --key=value (listed "
                    "below); --space=nb201 searches the NAS-Bench-201 cell space with table lookups")
     p.add_argument("--quiet", action="store_true")
@@ -597,6 +605,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from .cli_estimators import add_parsers
 
     add_parsers(sub)
+    from .cli_tune import add_parsers as add_tune_parsers
+
+    add_tune_parsers(sub, cmd_tune)
+    from .cli_library import add_parsers as add_library_parsers
+
+    add_library_parsers(sub)
     p = sub.add_parser("demo", help="short PARSEC search on the built-in dataset, then train its mode briefly")
     p.add_argument("--run-dir")
     p.add_argument("--quiet", action="store_true")

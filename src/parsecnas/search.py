@@ -26,6 +26,7 @@ from .data.split import split_held_out as split_held_out  # re-exported: its old
 from .estimators.cost import count_parameters
 from .estimators.tabular import table_record
 from .evaluation import evaluate
+from .library import warm_start_from_library
 from .nets.seeded import seeded
 from .optim import WeightOptimizer
 from .run import ProgressBar, Run, Timer, device_name, peak_rss_mb
@@ -227,7 +228,11 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
     run = Run(run_dir)
     with dist.main_context(lambda: run.lock(resume=resume)):  # held until the search ends, by rank 0
         s = _setup(config, dist)
-        if config.init_from:  # before the run is created: a warm start that cannot happen is an error, not a no-op
+        choice = None  # before the run is created: a warm start that cannot happen is an error, not a no-op
+        if config.init_from == "auto":
+            choice = warm_start_from_library(s.strategy, s.space, s.dataset, config.library,
+                                             config.library_neighbours)
+        elif config.init_from:
             warm_start(s.strategy, s.space, config.init_from)
         defaults = to_dict(SearchConfig(strategy=config.strategy))
         ran = to_dict(replace(config, settings=s.settings))  # what runs, the strategy's schedule included
@@ -238,8 +243,12 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
         done = _Progress() if state is None else _Progress(int(state["epoch"]), float(state["elapsed"]),
                                                            bool(state.get("finished", False)))
         timer = Timer(offset=done.elapsed).start()
+        if choice is not None and dist.is_main:
+            run.write_json("warm_start.json", choice.to_dict())
         if progress and dist.is_main and not done.finished:
             print(start_summary(config, s, run.path, done.epoch), flush=True)
+            if choice is not None:
+                print(choice.describe(), flush=True)
         if not done.finished:
             with run.tracking(config.tracking):  # mirrors of metrics.jsonl (csv, tensorboard, mlflow)
                 done = _search(config, run, s, done.epoch, timer, progress and dist.is_main)

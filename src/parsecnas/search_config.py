@@ -95,7 +95,11 @@ class SearchConfig:
             a deprecation warning.)
         epochs: passes over the train split (the cosine lr schedule spans them).
         steps_per_epoch: cap on steps per epoch (default: one pass over the train split).
-        init_from: a search run directory whose learnt distribution warm-starts this one.
+        init_from: a search run directory whose learnt distribution warm-starts this one, or ``auto``: the
+            search(es) of the same space in ``library`` whose datasets are nearest this one in meta-feature space
+            (:mod:`parsecnas.library`; the choice is printed and kept in ``warm_start.json``).
+        library: the library of learnt distributions ``init_from: auto`` picks from (else ``$PARSECNAS_LIBRARY``).
+        library_neighbours: how many of the nearest library entries ``auto`` mixes (1: the nearest alone).
         channels_last: run convolutions in channels-last layout (much faster depthwise convs on CPU).
         device: ``auto`` (a GPU when present), ``cpu`` or ``cuda[:i]``.
         tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
@@ -109,6 +113,8 @@ class SearchConfig:
     epochs: int = 50
     steps_per_epoch: int | None = None
     init_from: str | None = None
+    library: str | None = None
+    library_neighbours: int = 1
     channels_last: bool = True
     device: str = "auto"
     tracking: tuple[str, ...] | str = ()
@@ -128,6 +134,8 @@ class SearchConfig:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1 or unset, got {self.steps_per_epoch}")
+        if self.library_neighbours < 1:
+            raise ValueError(f"library_neighbours must be >= 1, got {self.library_neighbours}")
 
 
     if not TYPE_CHECKING:

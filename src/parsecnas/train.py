@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from .config import ConfigError, check_choice, check_device, check_finite, check_min, to_dict
 from .data import ImageDataset, Loader, LoaderConfig, list_datasets, load_dataset
+from .data.autoaugment import check_policy
 from .data.split import split_held_out
 from .estimators.cost import count_multiply_adds, count_parameters
 from .evaluation import autocast, autocast_dtype, evaluate, resolve_device, to_layout
@@ -73,6 +74,11 @@ class TrainConfig:
             ``val_examples`` seeded random training images set apart and never trained on), ``test``
             (``test_accuracy``: the test set, as the DARTS code does; the whole training set trains) or ``off``.
         val_examples: training images set apart for ``held_out`` validation (at most a fifth of them).
+        augment: an augmentation policy on top of crop, flip and cutout: ``none``, ``randaugment``
+            (``augment_n`` operations per image at magnitude ``augment_m``) or ``trivialaugment`` (one operation
+            at a random magnitude; the wide ranges); see :mod:`parsecnas.data.autoaugment`.
+        augment_n: RandAugment's N, operations applied to each image.
+        augment_m: RandAugment's M, the magnitude bin in ``0..30`` (9 as in the RandAugment paper's CIFAR runs).
         tracking: mirrors of ``metrics.jsonl``, the record that stays the source of truth: any of ``csv``
             (``metrics.csv``), ``tensorboard`` (``tensorboard/``; the ``tensorboard`` extra) and ``mlflow``
             (``mlflow.db``; the ``mlflow`` extra), as a list or comma-separated (``--tracking=csv,tensorboard``).
@@ -107,11 +113,15 @@ class TrainConfig:
     color_jitter: float = 0.0
     validation: Literal["held_out", "test", "off"] = "held_out"
     val_examples: int = 5000
+    augment: str = "none"
+    augment_n: int = 2
+    augment_m: int = 9
     tracking: tuple[str, ...] | str = ()
 
     def __post_init__(self) -> None:
         check_finite(self)
         object.__setattr__(self, "tracking", tracking_names(self.tracking))
+        check_policy(self.augment, self.augment_n, self.augment_m, ("augment", "augment_n", "augment_m"))
         if self.val_examples < 1:
             raise ValueError(f"val_examples must be >= 1, got {self.val_examples}")
         check_choice("dataset", self.dataset, list_datasets())
@@ -235,16 +245,22 @@ def _scheduler(sgd: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.l
     return torch.optim.lr_scheduler.CosineAnnealingLR(sgd, config.epochs, eta_min=config.lr_min)
 
 
+EpochHook = Callable[[dict[str, Any]], None]
+"""Sees each epoch's ``metrics.jsonl`` record on rank 0 once its checkpoint is written (for logging and for a
+tuner's pruning: an exception it raises, such as ``optuna.TrialPruned``, ends the run there, resumable)."""
+
+
 def train_genotype(
     genotype: Genotype | str | Path, config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
-    progress: bool = True, distributed: Distributed | None = None,
+    progress: bool = True, distributed: Distributed | None = None, on_epoch: EpochHook | None = None,
 ) -> dict[str, Any]:
     """Trains ``genotype`` from scratch and returns (and writes to ``result.json``) its figures.
 
     ``genotype`` is a :class:`Genotype`, a published name, a genotype file or a search run directory (whose
     search cost is then carried into the result). The trained network is saved as ``model.pt``. Under
     ``torchrun`` (or with ``distributed`` given) every rank trains its share of each batch; rank 0 alone writes
-    ``run_dir`` and evaluates; every rank returns the result.
+    ``run_dir`` and evaluates; every rank returns the result. ``on_epoch`` sees every epoch's record (see
+    :data:`EpochHook`).
 
     Example:
         >>> cfg = TrainConfig(dataset="fashion-mnist-small", num_cells=3, channels=8, epochs=1)
@@ -256,7 +272,7 @@ def train_genotype(
     check_trackers(config.tracking)  # a missing tracking extra is refused before the run directory exists
     run = Run(run_dir)
     with dist.main_context(lambda: run.lock(resume=resume)):  # held by rank 0 until the training ends
-        return _train(genotype, provenance, config, run, resume, progress, dist)
+        return _train(genotype, provenance, config, run, resume, progress, dist, on_epoch)
 
 
 @dataclass
@@ -305,7 +321,8 @@ def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.devic
     held_out, train_idx = (split_held_out(torch.arange(len(ds.train_labels)), config.val_examples, config.seed)
                            if config.validation == "held_out" else (None, None))
     train = Loader.from_dataset(ds, "train", train_idx, LoaderConfig.for_training(
-        ds, config.batch_size, config.cutout, config.crop_size, config.color_jitter), device=device, seed=config.seed)
+        ds, config.batch_size, config.cutout, config.crop_size, config.color_jitter, config.augment, config.augment_n,
+        config.augment_m), device=device, seed=config.seed)
     train.set_shard(dist.rank, dist.world_size)
     test = evaluation_loader(ds, config, device)
     val = (evaluation_loader(ds, config, device, "train", held_out) if held_out is not None
@@ -344,7 +361,7 @@ def _data_parallel(net: EvalNetwork, dist: Distributed) -> torch.nn.Module:
 
 
 def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, run: Run, resume: bool,
-           progress: bool, dist: Distributed) -> dict[str, Any]:
+           progress: bool, dist: Distributed, on_epoch: EpochHook | None = None) -> dict[str, Any]:
     device = dist.place(resolve_device(config.device))  # before the run is created: a missing GPU is an error
     t = _setup_training(genotype, config, device, dist)  # so are data that do not load
     resuming = dist.on_main(lambda: run.create({"genotype": genotype.to_dict(), **to_dict(config)}, resume=resume,
@@ -365,10 +382,13 @@ def _train(genotype: Genotype, provenance: dict[str, Any], config: TrainConfig, 
             state = {"epoch": epoch + 1, "elapsed": timer.elapsed, **t.state()}
             check_finite_checkpoint(state, run.path, epoch=epoch + 1, last_good=epoch)
             if dist.is_main:  # rank 0's state is every rank's (DDP keeps weights and BN statistics in step)
-                run.log({"epoch": epoch + 1, "train_loss": mean_loss, **_validation(t, config),
-                         "lr": t.sgd.param_groups[0]["lr"], "drop_path": t.net.drop_path_prob,
-                         "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()})
+                record = {"epoch": epoch + 1, "train_loss": mean_loss, **_validation(t, config),
+                          "lr": t.sgd.param_groups[0]["lr"], "drop_path": t.net.drop_path_prob,
+                          "time_s": timer.elapsed, "peak_rss_mb": peak_rss_mb()}
+                run.log(record)
                 run.save_checkpoint(state)
+                if on_epoch is not None:
+                    on_epoch(record)
     return dist.on_main(lambda: _finish(t, genotype, provenance, config, run, timer.hours))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from .spaces.base import Space
 from .strategies.base import WeightSharingStrategy
 
-__all__ = ["load_distribution", "warm_start"]
+__all__ = ["load_distribution", "transfer", "warm_start"]
 
 _log = logging.getLogger(__name__)
 _SHOWN = 5
@@ -40,20 +40,25 @@ def warm_start(strategy: WeightSharingStrategy, space: Space, run_dir: str | Pat
         ValueError: the strategy cannot be warm-started, or no decision of ``space`` matches the earlier run's.
         FileNotFoundError: ``run_dir`` holds no ``distribution.json``.
     """
-    exported = load_distribution(run_dir)
+    return transfer(strategy, space, load_distribution(run_dir), f"--init-from {run_dir}")
+
+
+def transfer(strategy: WeightSharingStrategy, space: Space, exported: dict[str, Any], source: str) -> list[str]:
+    """Warm-starts ``strategy`` from an exported distribution (``source`` names it in messages); returns the
+    decisions transferred, refusing a transfer of none (see :func:`warm_start`)."""
     missed = strategy.warm_start(exported)
     names = [d.name for d in space.decisions]
     transferred = [n for n in names if n not in set(missed)]
     if not transferred:
         theirs = ", ".join(map(str, exported["names"][:3]))
-        raise ValueError(f"--init-from {run_dir}: none of the {len(names)} decisions of the {space.name!r} space "
+        raise ValueError(f"{source}: none of the {len(names)} decisions of the {space.name!r} space "
                          f"(e.g. {', '.join(names[:3])}) matches one of that run's (e.g. {theirs}) in name and "
                          f"size, so nothing would be transferred; warm-start from a search of the same space")
     if missed:
         more = ", ..." if len(missed) > _SHOWN else ""
-        _log.warning("--init-from %s: transferred %d of %d decisions; %d kept their prior (no decision of that "
-                     "name and size in that run): %s%s", run_dir, len(transferred), len(names), len(missed),
+        _log.warning("%s: transferred %d of %d decisions; %d kept their prior (no decision of that "
+                     "name and size in that run): %s%s", source, len(transferred), len(names), len(missed),
                      ", ".join(missed[:_SHOWN]), more)
     else:
-        _log.info("--init-from %s: transferred all %d decisions", run_dir, len(names))
+        _log.info("%s: transferred all %d decisions", source, len(names))
     return transferred

@@ -38,6 +38,13 @@ from parsecnas.data.augment import (
     cutout_mask,
     resized_crop,
 )
+from parsecnas.data.autoaugment import (
+    check_policy,
+    draw_randaugment,
+    draw_trivialaugment,
+    rand_augment,
+    trivial_augment,
+)
 from parsecnas.data.image_dataset import ImageDataset
 from parsecnas.run.distributed import Distributed
 
@@ -62,6 +69,11 @@ class LoaderConfig:
         center_crop: Output side of the central 87.5% of each image, resized (ImageNet evaluation); 0 disables.
         color_jitter: Brightness, contrast and saturation factors drawn from ``[1 - j, 1 + j]`` and a hue shift
             from ``[-j / 2, j / 2]`` (DARTS ImageNet: 0.4); RGB only; 0 disables.
+        policy: ``randaugment`` (``policy_ops`` operations per image at magnitude ``policy_magnitude``),
+            ``trivialaugment`` (one operation at a random magnitude) or ``none``; applied to the uint8 images
+            after crop and flip, before normalisation (see :mod:`parsecnas.data.autoaugment`).
+        policy_ops: RandAugment's N.
+        policy_magnitude: RandAugment's M, a bin in ``0..30``.
     """
 
     batch_size: int = 64
@@ -73,6 +85,9 @@ class LoaderConfig:
     resized_crop: int = 0
     center_crop: int = 0
     color_jitter: float = 0.0
+    policy: str = "none"
+    policy_ops: int = 2
+    policy_magnitude: int = 9
 
     def __post_init__(self) -> None:
         check_finite(self)
@@ -87,14 +102,17 @@ class LoaderConfig:
                              "0 (off) or an output side")
         if not 0 <= self.color_jitter < 1:
             raise ValueError(f"color_jitter={self.color_jitter}; it must lie in [0, 1)")
+        check_policy(self.policy, self.policy_ops, self.policy_magnitude)
         if self.resized_crop and (self.crop_padding or self.center_crop):
             raise ValueError("resized_crop replaces crop_padding and center_crop; set those to 0")
 
     @classmethod
     def for_training(cls, dataset: ImageDataset, batch_size: int = 64, cutout: int = 0,
-                     resized_crop: int = 0, color_jitter: float = 0.0) -> LoaderConfig:
+                     resized_crop: int = 0, color_jitter: float = 0.0, policy: str = "none", policy_ops: int = 2,
+                     policy_magnitude: int = 9) -> LoaderConfig:
         """Usual training augmentation: crop padding ``image_size // 8`` (or, with ``resized_crop``, a
-        random-resized crop to that side); flips unless the data are digits; colour jitter on RGB data only."""
+        random-resized crop to that side); flips unless the data are digits; colour jitter on RGB data only;
+        an optional RandAugment / TrivialAugment ``policy``."""
         side = resized_crop or dataset.image_size
         if cutout > side:
             raise ValueError(f"cutout {cutout} is larger than the {side}x{side} training images of "
@@ -102,7 +120,7 @@ class LoaderConfig:
         padding = 0 if resized_crop else max(1, dataset.image_size // 8)
         jitter = color_jitter if dataset.in_channels == 3 else 0.0
         return cls(batch_size, True, False, padding, dataset.name not in _NO_FLIP, cutout, resized_crop,
-                   color_jitter=jitter)
+                   color_jitter=jitter, policy=policy, policy_ops=policy_ops, policy_magnitude=policy_magnitude)
 
     @classmethod
     def for_evaluation(cls, batch_size: int = 256, center_crop: int = 0) -> LoaderConfig:
@@ -277,8 +295,20 @@ class Loader:
         floats = self._normalized(images, b, rows)
         return self._cutout(resized_crop(floats, boxes, self.config.resized_crop, flips), b, rows)
 
+    def _policy(self, images: torch.Tensor, b: int, rows: slice) -> torch.Tensor:
+        cfg, gen = self.config, self._generator
+        if cfg.policy == "randaugment":
+            ops, signs = draw_randaugment(b, cfg.policy_ops, gen)
+            return rand_augment(images, ops[rows], signs[rows], cfg.policy_magnitude)
+        if cfg.policy == "trivialaugment":
+            ops, bins, signs = draw_trivialaugment(b, gen)
+            return trivial_augment(images, ops[rows], bins[rows], signs[rows])
+        return images
+
     def _normalized(self, images: torch.Tensor, b: int, rows: slice) -> torch.Tensor:
-        """uint8 to normalised float32, colour-jittered first (in ``[0, 1]``) when the config asks for it."""
+        """uint8 to normalised float32, after the augmentation policy and colour jitter (in ``[0, 1]``) when the
+        config asks for them."""
+        images = self._policy(images, b, rows)
         j = self.config.color_jitter
         if not j:
             return images.to(torch.float32).mul_(self._scale).add_(self._shift)
