@@ -130,3 +130,48 @@ def test_cma_es_without_its_package_names_the_extra_before_writing(tmp_path: Pat
     with pytest.raises(ImportError, match=r"parsecnas\[tune\]"):
         tune("DARTS_V2", BASE, lr_space(), TuneConfig(sampler="cmaes"), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_the_architecture_is_searched_with_the_recipe_starting_from_the_given_genotype(tmp_path: Path) -> None:
+    from parsecnas.spaces import get_space
+    from parsecnas.spaces.genotype import resolve_genotype
+
+    space = parse_space({"lr": {"low": 0.01, "high": 0.1, "log": True}, "architecture": "darts"}, TrainConfig, BASE)
+    summary = tune("DARTS_V2", replace(BASE, epochs=1), space, TuneConfig(trials=2, sampler="random", pruner="none"),
+                   tmp_path)
+    first, second = summary["records"]
+    decisions = get_space("darts").decisions
+    assert {k for k in first["params"] if k.startswith("arch:")} == {f"arch:{d.name}" for d in decisions}
+    assert first["architecture"] == str(resolve_genotype("DARTS_V2"))  # the given genotype is tried first
+    assert second["architecture"] != first["architecture"]  # then the sampler's own architectures
+    for record in summary["records"]:  # each trial trained the architecture its choices make
+        trained = Run(tmp_path / record["run_dir"]).read_json("result.json")
+        assert str(resolve_genotype(tmp_path / record["run_dir"])) == record["architecture"]
+        assert trained["val_accuracy"] == record["values"][0]
+    assert summary["best_architecture"] in {first["architecture"], second["architecture"]}
+
+
+@pytest.mark.parametrize(("name", "message"), [("nb201", "not genotypes"), ("dartz", "unknown search space")])
+def test_an_architecture_that_tune_cannot_train_is_refused(tmp_path: Path, name: str, message: str) -> None:
+    space = parse_space({"architecture": name}, TrainConfig, BASE)
+    with pytest.raises(ConfigError, match=message):
+        tune(None, BASE, space, TuneConfig(trials=1), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="give the genotype"):
+        tune(None, BASE, lr_space(), TuneConfig(trials=1), tmp_path / "run")
+
+
+def test_cli_resume_continues_the_study_with_its_stored_settings(tmp_path: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("lr: {low: 0.01, high: 0.1, log: true}\n")
+    flags = [f"--{k}={v!r}" for k, v in {**vars(BASE), "epochs": 1, "tracking": ()}.items() if v is not None]
+    run_dir = tmp_path / "t"
+    assert main(["tune", "DARTS_V2", "--space", str(space), "--trials", "1", "--sampler", "random", "--pruner",
+                 "none", "--run-dir", str(run_dir), "--quiet", *flags]) == 0
+    space.unlink()  # the resume needs neither the file, the genotype nor the recipe's flags
+    assert main(["tune", "--resume", "--run-dir", str(run_dir), "--trials", "2", "--quiet"]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["complete"], summary["sampler"], summary["pruner"]) == (2, "random", "none")
+    second = Run(run_dir / "trial-0001")
+    assert second.read_json("result.json")["val_accuracy"] == summary["records"][1]["values"][0]
+    assert [r["epoch"] for r in second.metrics()] == [1]  # the stored recipe (1 epoch), not the protocol's 600

@@ -89,3 +89,13 @@ def test_augmentation_policies_are_searchable() -> None:
     assert [p.kind for p in space.params] == ["categorical", "int", "int"]
     with pytest.raises(ConfigError, match="'augment_m'.*in 0..30"):
         parse_space({"augment_m": {"low": 0, "high": 31}}, TrainConfig)
+
+
+def test_the_architecture_entry_is_kept_apart_from_the_fields_and_round_trips() -> None:
+    space = parse_space({"lr": {"low": 0.01, "high": 0.1}, "architecture": "darts"}, TrainConfig)
+    assert space.architecture == "darts" and [p.name for p in space.params] == ["lr"]
+    assert space.names == ["lr", "architecture"]
+    assert parse_space(space.to_dict(), TrainConfig) == space
+    assert parse_space({"architecture": "darts"}, TrainConfig).params == ()
+    with pytest.raises(ConfigError, match="give a space name"):
+        parse_space({"architecture": 3}, TrainConfig)

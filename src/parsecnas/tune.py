@@ -10,6 +10,11 @@ Hyperband is the BOHB recipe. With two objectives (validation accuracy up, param
 multi-objective (TPE, NSGA-II or random) and the summary lists the Pareto front; Optuna does not prune
 multi-objective trials.
 
+With ``architecture: SPACE`` in the search space the study searches the architecture jointly with the recipe:
+every decision of the space is one more categorical parameter (``arch:<decision>``, its choices the decision's
+labels), each trial trains the architecture its choices make, and a given genotype is tried first. Only spaces
+whose architectures ``train_genotype`` trains from scratch (DARTS genotypes) can be searched this way.
+
 The study lives in ``RUN_DIR/study.journal`` (Optuna's journal storage, which ``optuna-dashboard`` opens): a
 killed study resumes with ``resume=True`` and keeps its finished trials; a trial that was running when the
 process died is marked failed (``interrupted``) and its parameters are tried again first. ``summary.json`` holds
@@ -33,6 +38,7 @@ from typing import Any, Literal
 from .config import ConfigError, check_finite, to_dict
 from .run import Run
 from .run.divergence import DivergedError
+from .spaces import Space, get_space
 from .spaces.genotype import Genotype, resolve_genotype
 from .train import TrainConfig, train_genotype
 from .tune_space import SearchSpace
@@ -43,6 +49,7 @@ SAMPLERS = ("tpe", "cmaes", "random", "nsga2")
 PRUNERS = ("hyperband", "halving", "none")
 OBJECTIVES: dict[str, Literal["maximize", "minimize"]] = {"val_accuracy": "maximize", "params_m": "minimize"}
 STUDY_FILE = "study.journal"
+ARCH_PREFIX = "arch:"
 
 
 @dataclass(frozen=True)
@@ -95,13 +102,14 @@ TrialHook = Callable[[dict[str, Any]], None]
 """Called with each trial's record (number, state, params, values, epochs, run_dir) when it ends (logging)."""
 
 
-def tune(genotype: Genotype | str | Path, base: TrainConfig, space: SearchSpace, config: TuneConfig,
+def tune(genotype: Genotype | str | Path | None, base: TrainConfig, space: SearchSpace, config: TuneConfig,
          run_dir: str | Path, *, resume: bool = False, first: Sequence[Mapping[str, Any]] = (),
          on_trial: TrialHook | None = None) -> dict[str, Any]:
     """Runs (or resumes) a study over ``space`` around ``base`` for ``genotype``; returns ``summary.json``.
 
     ``first`` lists parameter sets a new study tries before its sampler's own (a known recipe, a baseline);
-    ``on_trial`` sees each trial's record as it ends (see :data:`TrialHook`).
+    ``on_trial`` sees each trial's record as it ends (see :data:`TrialHook`). When ``space`` searches the
+    architecture too, ``genotype`` (optional then) is the architecture of the first trials.
 
     Trials are scored on held-out training images (``validation=held_out``, ``val_examples`` of them), so
     ``base.validation`` must be ``held_out``: the test set never ranks a recipe.
@@ -111,12 +119,16 @@ def tune(genotype: Genotype | str | Path, base: TrainConfig, space: SearchSpace,
     if base.validation != "held_out":
         raise ConfigError(f"tune scores trials on held-out training images: give validation=held_out, not "
                           f"{base.validation!r}")
-    arch = resolve_genotype(genotype)
+    arch_space = _architecture_space(space.architecture)
+    if genotype is None and arch_space is None:
+        raise ConfigError("give the genotype whose recipe to tune, or search it too with 'architecture: darts' in "
+                          "the search space")
+    arch = None if genotype is None else resolve_genotype(genotype)
     sampler, pruner = _sampler(config), _pruner(config, base.epochs)  # a missing package: before any file is written
     run = Run(run_dir)
     with run.lock(resume=resume):
-        run.create({"genotype": arch.to_dict(), "tune": to_dict(config), "space": space.to_dict(),
-                    "train": to_dict(base)}, resume=resume, extendable=("tune.trials",))
+        run.create({"genotype": None if arch is None else arch.to_dict(), "tune": to_dict(config),
+                    "space": space.to_dict(), "train": to_dict(base)}, resume=resume, extendable=("tune.trials",))
         from optuna.storages.journal import JournalFileBackend
 
         storage = optuna.storages.JournalStorage(JournalFileBackend(str(run.path_of(STUDY_FILE))))
@@ -124,17 +136,58 @@ def tune(genotype: Genotype | str | Path, base: TrainConfig, space: SearchSpace,
                                     sampler=sampler, pruner=pruner,
                                     directions=[OBJECTIVES[o] for o in config.objectives])
         if not study.trials:
-            for params in first:
-                study.enqueue_trial(dict(params))
+            given = {} if arch_space is None or arch is None else _arch_params(arch_space, arch)
+            for params in list(first) or ([{}] if given else []):
+                study.enqueue_trial({**given, **params})
         _recover_interrupted(study, storage)
-        distributions = space.distributions()
+        distributions = {**space.distributions(), **_arch_distributions(arch_space)}
         while _finished(study) < config.trials:
-            record = _run_trial(study, distributions, arch, base, config, run)
+            record = _run_trial(study, distributions, _trial_arch(arch_space, arch), base, config, run)
             if on_trial is not None:
                 on_trial(record)
         summary = _summary(study, config, run)
         run.write_json("summary.json", summary)
         return summary
+
+
+def _architecture_space(name: str | None) -> Space | None:
+    """The space a study searches jointly with the recipe, checked to be one ``train_genotype`` trains."""
+    if name is None:
+        return None
+    try:
+        space = get_space(name)
+    except (KeyError, ValueError) as err:
+        raise ConfigError(f"search space entry 'architecture': {err}") from err
+    if not isinstance(space.from_choices([0] * len(space.decisions)), Genotype):
+        raise ConfigError(f"search space entry 'architecture': tune trains DARTS-space genotypes from scratch; "
+                          f"the {name!r} space's architectures are not genotypes (give architecture: darts)")
+    return space
+
+
+def _arch_distributions(space: Space | None) -> dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution
+
+    decisions = () if space is None else space.decisions
+    return {ARCH_PREFIX + d.name: CategoricalDistribution(list(d.choices)) for d in decisions}
+
+
+def _arch_params(space: Space, arch: Genotype) -> dict[str, str]:
+    """The ``arch:`` parameters of ``arch`` (how a given genotype is enqueued as a trial)."""
+    return {ARCH_PREFIX + d.name: d.choices[c] for d, c in zip(space.decisions, space.to_choices(arch), strict=True)}
+
+
+def _trial_arch(space: Space | None, fixed: Genotype | None) -> Callable[[Mapping[str, Any]], Genotype]:
+    """A trial's architecture from its parameters: ``fixed``, or the one its ``arch:`` choices make."""
+    def arch_of(params: Mapping[str, Any]) -> Genotype:
+        if space is None:
+            assert fixed is not None
+            return fixed
+        choices = [d.choices.index(params[ARCH_PREFIX + d.name]) for d in space.decisions]
+        arch = space.from_choices(choices)
+        assert isinstance(arch, Genotype)
+        return arch
+
+    return arch_of
 
 
 def _sampler(config: TuneConfig) -> Any:
@@ -183,8 +236,8 @@ def _finished(study: Any) -> int:
     return sum(1 for t in study.get_trials(deepcopy=False, states=done) if not t.user_attrs.get("interrupted"))
 
 
-def _run_trial(study: Any, distributions: dict[str, Any], arch: Genotype, base: TrainConfig, config: TuneConfig,
-               run: Run) -> dict[str, Any]:
+def _run_trial(study: Any, distributions: dict[str, Any], arch_of: Callable[[Mapping[str, Any]], Genotype],
+               base: TrainConfig, config: TuneConfig, run: Run) -> dict[str, Any]:
     """One trial: ask, train in its own run directory while reporting each epoch's validation accuracy, tell."""
     import optuna
     from optuna.trial import TrialState
@@ -192,6 +245,9 @@ def _run_trial(study: Any, distributions: dict[str, Any], arch: Genotype, base: 
     trial = study.ask(fixed_distributions=distributions)
     name = f"trial-{trial.number:04d}"
     trial.set_user_attr("run_dir", name)
+    arch = arch_of(trial.params)
+    trial.set_user_attr("architecture", str(arch))
+    recipe = {k: v for k, v in trial.params.items() if not k.startswith(ARCH_PREFIX)}
     epochs: list[int] = []
 
     def report(record: dict[str, Any]) -> None:
@@ -203,7 +259,7 @@ def _run_trial(study: Any, distributions: dict[str, Any], arch: Genotype, base: 
 
     values: list[float] | None = None
     try:
-        trial_config = replace(base, **trial.params)
+        trial_config = replace(base, **recipe)
         result = train_genotype(arch, trial_config, run.path_of(name), progress=False, on_epoch=report)
     except optuna.TrialPruned:
         state = TrialState.PRUNED
@@ -221,7 +277,7 @@ def _run_trial(study: Any, distributions: dict[str, Any], arch: Genotype, base: 
 def _record(trial: Any) -> dict[str, Any]:
     return {"number": trial.number, "state": trial.state.name, "params": trial.params,
             "values": trial.values, "epochs": trial.user_attrs.get("epochs", 0),
-            "run_dir": trial.user_attrs.get("run_dir"),
+            "run_dir": trial.user_attrs.get("run_dir"), "architecture": trial.user_attrs.get("architecture"),
             **({"error": trial.user_attrs["error"]} if "error" in trial.user_attrs else {})}
 
 
@@ -239,7 +295,8 @@ def _summary(study: Any, config: TuneConfig, run: Run) -> dict[str, Any]:
     if count[TrialState.COMPLETE] and len(config.objectives) == 1:
         best = study.best_trial
         summary.update(best_params=best.params, best_value=best.value, best_trial=best.number,
-                       best_run_dir=str(run.path_of(best.user_attrs["run_dir"])))
+                       best_run_dir=str(run.path_of(best.user_attrs["run_dir"])),
+                       best_architecture=best.user_attrs.get("architecture"))
     elif count[TrialState.COMPLETE]:
         summary["pareto_front"] = [_record(t) for t in study.best_trials]
     summary["records"] = [_record(t) for t in trials]

@@ -9,12 +9,15 @@ cutout: {low: 0, high: 16, step: 4}        # an int range on a grid of 4
 weight_decay: {type: float, low: 1.0e-5, high: 1.0e-3, log: true}
 batch_size: {choices: [32, 64, 128]}       # categorical
 augment: [none, randaugment]               # a list is shorthand for choices
+architecture: darts                        # also search the genotype: every decision of the space a categorical
 ```
 
 Every entry is checked before a trial runs: the field exists, the kind fits its type, the range is ordered
 (positive for ``log``), ``step`` and ``log`` are not combined, and the ends of every range and every choice give
 a valid config (so ``lr: {low: 0, ...}`` is refused at once, naming ``lr``). :meth:`SearchSpace.distributions`
-turns it into Optuna distributions and :meth:`SearchSpace.from_distributions` back.
+turns it into Optuna distributions and :meth:`SearchSpace.from_distributions` back. The reserved key
+``architecture`` (a space name, checked by the tuner, which knows the spaces) makes the study search the
+architecture jointly with the recipe; a space may hold it alone.
 
 Example:
     >>> from dataclasses import dataclass
@@ -42,8 +45,10 @@ import yaml
 from ._text import short_repr
 from .config import ConfigError
 
-__all__ = ["KINDS", "ParamSpec", "SearchSpace", "load_space", "parse_space"]
+__all__ = ["ARCHITECTURE_KEY", "KINDS", "ParamSpec", "SearchSpace", "load_space", "parse_space"]
 
+ARCHITECTURE_KEY = "architecture"
+"""The reserved entry naming the space whose architecture a study searches beside the recipe."""
 KINDS = ("float", "int", "categorical")
 _KEYS = {"type", "low", "high", "log", "step", "choices"}
 _PLAIN = (bool, int, float, str, type(None))
@@ -108,16 +113,21 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """The tuned fields, in the order the YAML gives them."""
+    """The tuned fields, in the order the YAML gives them, and the space whose architecture is searched with
+    them (``architecture``, or None: the recipe of one given architecture)."""
 
     params: tuple[ParamSpec, ...]
+    architecture: str | None = None
 
     @property
     def names(self) -> list[str]:
-        return [p.name for p in self.params]
+        return [p.name for p in self.params] + ([ARCHITECTURE_KEY] if self.architecture else [])
 
     def to_dict(self) -> dict[str, Any]:
-        return {p.name: p.to_dict() for p in self.params}
+        out: dict[str, Any] = {p.name: p.to_dict() for p in self.params}
+        if self.architecture:
+            out[ARCHITECTURE_KEY] = self.architecture
+        return out
 
     def distributions(self) -> dict[str, Any]:
         """Optuna distributions by field name (``optuna.distributions``)."""
@@ -178,6 +188,11 @@ def parse_space(data: Any, config_type: type, base: Any = None) -> SearchSpace:
     hints = typing.get_type_hints(config_type)
     fields = {f.name for f in dataclasses.fields(config_type) if f.init}
     base = config_type() if base is None else base
+    data = dict(data)
+    architecture = data.pop(ARCHITECTURE_KEY, None) if ARCHITECTURE_KEY not in fields else None
+    if architecture is not None and (not isinstance(architecture, str) or not architecture.strip()):
+        raise ConfigError(f"search space entry {ARCHITECTURE_KEY!r}: give a space name (e.g. darts), got "
+                          f"{short_repr(architecture)}")
     params = []
     for name, entry in data.items():
         if name not in fields:
@@ -191,7 +206,7 @@ def parse_space(data: Any, config_type: type, base: Any = None) -> SearchSpace:
                 raise ConfigError(f"search space entry {name!r}: {spec.name}={short_repr(value)} is not a valid "
                                   f"{config_type.__name__}: {err}") from err
         params.append(spec)
-    return SearchSpace(tuple(params))
+    return SearchSpace(tuple(params), architecture)
 
 
 def _spec(name: str, entry: Any, field_type: Any) -> ParamSpec:
