@@ -175,6 +175,22 @@ def flag_cases() -> Iterator[CaseTuple]:
         (["train", "DARTS_V2", "--seeds", "a"], "'a'"),
         (["bench", "--budget=-5"], "budget"), (["bench", "--select=train"], "train"),
         (["bench", "--seeds", "x"], "'x'"), (["search", "--device=cuda:x", "--print-config"], "cuda:x"),
+        (["tune", "DARTS_V2"], "--space"), (["tune", "DARTS_V2", "--space", "c/missing.yaml"], "c/missing.yaml"),
+        (["tune", "DARTS_V2", "--space", "c/invalid.yaml"], "c/invalid.yaml"),
+        (["tune", "DARTS_V2", "--space", "c/list.yaml"], "mapping"),
+        (["tune", "DARTS_V2", "--space", "c/unknown.yaml"], "epochz"),
+        (["tune", "DARTS_V2", "--space", "c/epochs-nan.yaml"], "epochs"),
+        (["tune", "nogenotype", "--space", "c/tune-space.yaml"], "nogenotype"),
+        (["tune", "--space", "c/tune-space.yaml"], "genotype"), (["tune", "--space", "c/tune-nb201.yaml"], "nb201"),
+        *((["tune", "DARTS_V2", "--space", "c/tune-space.yaml", flag], names) for flag, names in (
+            ("--trials=0", "trials"), ("--trials=-3", "trials"), ("--sampler=bohb", "bohb"),
+            ("--pruner=median", "median"), ("--eta=1", "reduction_factor"), ("--min-epochs=0", "min_epochs"),
+            ("--startup-trials=-1", "startup_trials"), ("--trials=x", "'x'"))),
+        (["tune", "DARTS_V2", "--space", "c/tune-space.yaml", "--objectives", "params_m"], "val_accuracy"),
+        (["tune", "--resume", "--run-dir", "runs/train"], "runs/train"), (["tune", "--resume", "--run-dir", "notrun"],
+                                                                         "--space"),
+        (["library", "add"], "RUN_DIR"), (["library", "add", "nowhere", "--library", "lib"], "nowhere"),
+        (["library", "add", "runs/train", "--library", "lib"], "runs/train"), (["library", "list"], "--library"),
     ]
     for argv, names in rows:
         yield "flags", " ".join(argv)[:70] or "(no arguments)", tuple(argv), names

@@ -274,7 +274,9 @@ def build_workspace(root: Path) -> Path:
              "g/latin1.json": '{"normal": "caf\xe9"}'.encode("latin-1"), "afile": b"precious\n",
              "notrun/notes.txt": b"my notes\n", "d/file.txt": b"not a folder\n",
              "d/noimages/a/readme.txt": b"x", "d/noimages/b/readme.txt": b"x", "i/text.png": b"not a png",
-             "i/empty.png": b"", "m/empty.pt": b"", "m/text.pt": b"weights\n", "m/random.pt": os.urandom(4096)}
+             "i/empty.png": b"", "m/empty.pt": b"", "m/text.pt": b"weights\n", "m/random.pt": os.urandom(4096),
+             "c/tune-space.yaml": b"lr: {low: 0.01, high: 0.1, log: true}\n",  # valid: the flags are what is bad
+             "c/tune-nb201.yaml": b"architecture: nb201\n"}
     files.update({path: text.encode("utf-8", "surrogateescape") for path, (text, _) in CONFIG_FILES.items()})
     for path, data in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)

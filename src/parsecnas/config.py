@@ -215,16 +215,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     data: Any = {}
     if path is not None:
         path = Path(path)
-        if path.exists() and not path.is_file():  # a folder, a FIFO, a device: reading it fails or blocks
-            raise ConfigError(f"config file {path} is not a regular file; give a YAML file of config fields")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"config file {path} is not UTF-8 text; give a YAML file of config fields") from None
-        except RecursionError:
-            raise ConfigError(f"config file {path} is nested too deeply to be a config") from None
+        data = read_yaml(path, "config file", "a YAML file of config fields")
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
@@ -233,6 +224,27 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     if base is not None:
         data = _merged(to_dict(base), data)
     return apply_overrides(from_dict(cls, data), overrides)
+
+
+def read_yaml(path: str | Path, what: str, wanted: str) -> Any:
+    """The data of the YAML file ``path``; each way it can fail is one ``ConfigError`` line naming ``what`` it
+    is (``config file``) and what to give instead (``wanted``).
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ConfigError: If it is not a regular file, not UTF-8, not valid YAML or nested too deeply.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a FIFO, a device: reading it fails or blocks
+        raise ConfigError(f"{what} {path} is not a regular file; give {wanted}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text; give {wanted}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} {path} is nested too deeply; give {wanted}") from None
 
 
 def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

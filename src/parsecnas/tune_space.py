@@ -40,10 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ._text import short_repr
-from .config import ConfigError
+from .config import ConfigError, read_yaml
 
 __all__ = ["ARCHITECTURE_KEY", "KINDS", "ParamSpec", "SearchSpace", "load_space", "parse_space"]
 
@@ -163,12 +161,9 @@ class SearchSpace:
 def load_space(path: str | Path, config_type: type, base: Any = None) -> SearchSpace:
     """Reads and validates the YAML search space in ``path`` against ``config_type`` (see :func:`parse_space`)."""
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise FileNotFoundError(f"search space file {file} does not exist")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{file} is not valid YAML: {err}") from err
+    data = read_yaml(file, "search space file", "a YAML mapping of field names to ranges or choices")
     return parse_space(data, config_type, base)
 
 
