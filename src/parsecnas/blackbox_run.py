@@ -31,7 +31,7 @@ from typing import Any, Literal
 from .config import check_finite, check_min, fill_typed_fields, to_dict, typed_by
 from .estimators.tabular import NB201Benchmark, canonical_dataset
 from .run import Run, Timer
-from .run.ray_pool import RayPool, SequentialPool, sequential_map
+from .run.ray_pool import RayPool, SequentialPool, import_ray, sequential_map
 from .run.tracking import check_trackers, tracking_names
 from .spaces import get_space
 from .spaces.base import Space
@@ -129,6 +129,8 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
     strategy = create_blackbox(config.strategy, space, config.settings, config.seed)
     len(estimator.table)  # reads the table now: a missing one is an error before the run directory exists
     check_trackers(config.tracking)
+    if config.uses_ray:
+        import_ray()  # a missing extra is one line naming it, before the run directory exists
     run = Run(run_dir)
     with run.lock(resume=resume):
         resuming = run.create(_stored(config), resume=resume, defaults=_stored(BlackBoxConfig(config.strategy)))

@@ -142,7 +142,14 @@ def test_an_asynchronous_bench_on_ray_uses_its_budget_resumes_and_replays(data_d
                                                           weights_only=False)["strategy"]["history"]
 
 
-def test_bench_ray_async_sets_ray_and_asynchronous(data_dir, capsys) -> None:
+def test_bench_ray_async_sets_ray_and_asynchronous_and_names_a_missing_extra(data_dir, tmp_path, monkeypatch,
+                                                                             capsys) -> None:
     assert main(["bench", "--ray-async", "--data-dir", str(data_dir), "--print-config"]) == 0
     out = capsys.readouterr().out
     assert "ray: true" in out and "asynchronous: true" in out
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(["bench", "--ray-async", "--budget", "4", "--data-dir", str(data_dir), "--run-dir",
+                 str(tmp_path / "bb")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'parsecnas[ray]'" in err
+    assert not (tmp_path / "bb").exists()  # refused before the run directory is made
