@@ -4,22 +4,30 @@
 ``file://`` rendezvous in ``tmp_path``; ``fn`` must be a module-level function (the children import it) and
 reports back through files. A rank that raises fails the call. ``forbid_writes_under(run_dir)`` in a rank makes
 any write it attempts there an error: how the tests check that only rank 0 writes a run directory.
+``kill_torchrun_after_checkpoint(args, run_dir)`` launches ``torchrun --nproc-per-node 2 -m parsecnas ARGS`` and
+kills it, ranks included, once the run's first checkpoint exists.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 import torch.distributed as tdist
 import torch.multiprocessing as mp
 
 from parsecnas.run.distributed import Distributed
+from parsecnas.run.lock import RunLock, RunLockError
 
 _calls = itertools.count()
 
@@ -61,3 +69,45 @@ def forbid_writes_under(folder: Path) -> None:
             raise PermissionError(f"this rank changed {args[0]} ({event})")
 
     sys.addaudithook(hook)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc): torchrun starts each rank in a session of its own, so a kill of
+    torchrun's process group would leave the ranks running."""
+    try:
+        children = [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except FileNotFoundError:
+        return []
+    return children + [d for c in children for d in _descendants(c)]
+
+
+def kill_torchrun_after_checkpoint(args: list[str], run_dir: Path) -> None:
+    """``torchrun --nproc-per-node 2 -m parsecnas ARGS``, killed (SIGKILL, torchrun and every rank) once
+    ``run_dir/checkpoint.pt`` is written; returns once the ranks are gone (the run's lock is free)."""
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+              "-m", "parsecnas", *args]
+    proc = subprocess.Popen(launch, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    def kill_all() -> None:
+        for pid in [*_descendants(proc.pid), proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoint.pt").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            kill_all()
+            pytest.fail(f"torchrun ended before its first checkpoint: {proc.communicate()[0].decode()[-2000:]}")
+        time.sleep(0.02)
+    kill_all()
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while True:  # a killed rank holds the lock until the kernel has closed its files
+        try:
+            RunLock(run_dir).acquire().release()
+            return
+        except RunLockError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

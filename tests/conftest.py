@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,14 @@ def _files(folder: Path) -> dict[str, bytes]:
 def snapshot():
     """``snapshot(folder)``: every file under ``folder`` (relative name -> bytes), to check that nothing changed."""
     return _files
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[None]:
+    """A local Ray instance of 2 CPUs for the whole session (its start costs seconds); skips without Ray. Its
+    workers get this process's PYTHONPATH, thread count and data folder, as :class:`RayPool` gives them."""
+    ray = pytest.importorskip("ray")
+    env = {k: os.environ[k] for k in ("PYTHONPATH", "OMP_NUM_THREADS", "PARSECNAS_DATA") if k in os.environ}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
+    yield
+    ray.shutdown()

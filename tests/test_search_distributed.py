@@ -5,20 +5,12 @@ checkpoint does not depend on the number of ranks."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 
-import pytest
-from _ranks import forbid_writes_under, run_ranks
+from _ranks import forbid_writes_under, kill_torchrun_after_checkpoint, run_ranks
 
 from parsecnas.run.distributed import Distributed
-from parsecnas.run.lock import RunLock, RunLockError
 from parsecnas.search import DataConfig, NetConfig, SearchConfig, run_search
 from parsecnas.strategies import ParsecConfig
 
@@ -40,46 +32,10 @@ def _close(a: list[dict], b: list[dict]) -> bool:
     return len(a) == len(b) and all(r.keys() == s.keys() and all(same(r[k], s[k]) for k in r) for r, s in zip(a, b))
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc): torchrun starts each rank in a session of its own, so a kill of
-    torchrun's process group would leave the ranks running."""
-    try:
-        children = [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
-    except FileNotFoundError:
-        return []
-    return children + [d for c in children for d in _descendants(c)]
-
-
 def _kill_after_first_epoch(run_dir) -> None:
-    """``torchrun --nproc-per-node 2 -m parsecnas search ...``, killed (SIGKILL, torchrun and every rank) once
-    the first epoch's checkpoint is written; returns once the ranks are gone (the run's lock is free)."""
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-              "-m", "parsecnas", "search", "--run-dir", str(run_dir), "--quiet", *FLAGS]
-    proc = subprocess.Popen(launch, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-
-    def kill_all() -> None:
-        for pid in [*_descendants(proc.pid), proc.pid]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-    deadline = time.monotonic() + 120
-    while not (run_dir / "checkpoint.pt").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            kill_all()
-            pytest.fail(f"torchrun ended before its first checkpoint: {proc.communicate()[0].decode()[-2000:]}")
-        time.sleep(0.02)
-    kill_all()
-    proc.wait()
-    deadline = time.monotonic() + 60
-    while True:  # a killed rank holds the lock until the kernel has closed its files
-        try:
-            RunLock(run_dir).acquire().release()
-            return
-        except RunLockError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    """``torchrun --nproc-per-node 2 -m parsecnas search ...``, killed (torchrun and every rank) once the first
+    epoch's checkpoint is written; returns once the ranks are gone (the run's lock is free)."""
+    kill_torchrun_after_checkpoint(["search", "--run-dir", str(run_dir), "--quiet", *FLAGS], run_dir)
 
 
 GDAS = replace(CONFIG, strategy="gdas", epochs=1, settings=None)

@@ -23,7 +23,7 @@ import contextlib
 import dataclasses
 import logging
 import statistics
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,11 +31,12 @@ from typing import Any, Literal
 from .config import check_finite, check_min, fill_typed_fields, to_dict, typed_by
 from .estimators.tabular import NB201Benchmark, canonical_dataset
 from .run import Run, Timer
-from .run.ray_pool import RayPool, sequential_map
+from .run.ray_pool import RayPool, SequentialPool, import_ray, sequential_map
 from .run.tracking import check_trackers, tracking_names
 from .spaces import get_space
 from .spaces.base import Space
 from .strategies.blackbox import (
+    BlackBoxStrategy,
     Trajectory,
     Trial,
     TrialState,
@@ -44,6 +45,7 @@ from .strategies.blackbox import (
     evaluate_batch,
     list_blackbox,
 )
+from .strategies.blackbox_async import AsyncTrials
 
 __all__ = ["BlackBoxConfig", "run_blackbox_search", "run_blackbox_seeds"]
 
@@ -72,6 +74,12 @@ class BlackBoxConfig:
         ray_address: an existing Ray cluster to run the trials on (``"auto"``, ``"ray://head:10001"``); giving
             one implies ``ray``. Neither is stored in ``config.yaml``: the results do not depend on them, so a run
             may resume with or without Ray.
+        asynchronous: no batch barrier (:mod:`parsecnas.strategies.blackbox_async`): ``batch_size`` trials are
+            in flight at once and a trial that finishes is told at once and its worker gets the next ask. On Ray
+            the trials are told in the order they finish, so the results then depend on timing; the records keep
+            that order (``trial``: place in the tell order, ``number``: in the ask order) and the checkpoint
+            after every trial keeps the trials still in flight, which a resume evaluates again first. In-process
+            the tell order is the ask order, and a run is deterministic.
     """
 
     strategy: str = "evolution"
@@ -86,6 +94,7 @@ class BlackBoxConfig:
     tracking: tuple[str, ...] | str = ()
     ray: bool = False
     ray_address: str | None = None
+    asynchronous: bool = False
 
     def __post_init__(self) -> None:
         check_finite(self)
@@ -95,8 +104,9 @@ class BlackBoxConfig:
         check_min(self, 0, "seed")
         if self.budget < 1 or self.batch_size < 1:
             raise ValueError(f"budget and batch_size must be >= 1; got {self.budget}, {self.batch_size}")
-        if not isinstance(self.ray, bool):
-            raise ValueError(f"ray must be True or False, got {self.ray!r}")
+        for name in ("ray", "asynchronous"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.ray_address is not None and (not isinstance(self.ray_address, str) or not self.ray_address.strip()):
             raise ValueError(f"ray_address must be a Ray cluster address such as 'auto' or 'ray://head:10001', "
                              f"or None; got {self.ray_address!r}")
@@ -119,29 +129,28 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
     strategy = create_blackbox(config.strategy, space, config.settings, config.seed)
     len(estimator.table)  # reads the table now: a missing one is an error before the run directory exists
     check_trackers(config.tracking)
+    if config.uses_ray:
+        import_ray()  # a missing extra is one line naming it, before the run directory exists
     run = Run(run_dir)
     with run.lock(resume=resume):
         resuming = run.create(_stored(config), resume=resume, defaults=_stored(BlackBoxConfig(config.strategy)))
         state = run.restore(key="trial", limit=config.budget, parts={"strategy": strategy.load_state_dict},
                             numbers=("elapsed",)) if resuming else None
-        done = 0 if state is None else int(state["trial"])
         records = [r for r in run.metrics() if "trial" in r]
         timer = Timer(offset=0.0 if state is None else float(state["elapsed"])).start()
         best = max((r for r in records if r["state"] == "complete"), key=lambda r: r["score"], default=None)
         pool = RayPool(config.ray_address) if config.uses_ray else None
-        mapper = sequential_map if pool is None else pool.map
         with run.tracking(config.tracking), pool or contextlib.nullcontext():  # mirrors of metrics.jsonl
-            while done < config.budget:
-                trials = evaluate_batch(strategy, estimator, min(config.batch_size, config.budget - done), done,
-                                        catch, mapper)
-                for trial in trials:
-                    record = _record(space, trial)
-                    if trial.state is TrialState.COMPLETE and (best is None or record["score"] > best["score"]):
-                        best = record
-                    run.log({**record, "best_score": None if best is None else best["score"],
-                             "best_arch": None if best is None else best["arch"]})
-                done += len(trials)
-                run.save_checkpoint({"trial": done, "elapsed": timer.elapsed, "strategy": strategy.state_dict()})
+            trials = (_asynchronous if config.asynchronous else _synchronous)(
+                config, space, strategy, estimator, pool, catch, state)
+            for done, trial, checkpoint in trials:
+                record = _record(space, trial, done)
+                if trial.state is TrialState.COMPLETE and (best is None or record["score"] > best["score"]):
+                    best = record
+                run.log({**record, "best_score": None if best is None else best["score"],
+                         "best_arch": None if best is None else best["arch"]})
+                if checkpoint is not None:
+                    run.save_checkpoint({"trial": done, "elapsed": timer.elapsed, **checkpoint})
         records = [r for r in run.metrics() if "trial" in r]
         result = {"strategy": config.strategy, "space": config.space, "dataset": config.dataset,
                   "select": config.select, "trials": len(records),
@@ -160,15 +169,52 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
         return result
 
 
+_Told = Iterator[tuple[int, Trial, dict[str, Any] | None]]
+"""Each trial with its place in the tell order (1-based) and, after the last trial a checkpoint covers, what
+the checkpoint holds besides the count and the time."""
+
+
+def _synchronous(config: BlackBoxConfig, space: Space, strategy: BlackBoxStrategy, estimator: Any,
+                 pool: RayPool | None, catch: tuple[type[BaseException], ...], state: dict[str, Any] | None
+                 ) -> _Told:
+    """Batches of ``batch_size``: asked, evaluated (as Ray tasks with a pool), told in the ask order; one
+    checkpoint per batch."""
+    done = 0 if state is None else int(state["trial"])
+    mapper = sequential_map if pool is None else pool.map
+    while done < config.budget:
+        trials = evaluate_batch(strategy, estimator, min(config.batch_size, config.budget - done), done, catch,
+                                mapper)
+        for k, trial in enumerate(trials, 1):
+            yield done + k, trial, {"strategy": strategy.state_dict()} if k == len(trials) else None
+        done += len(trials)
+
+
+def _asynchronous(config: BlackBoxConfig, space: Space, strategy: BlackBoxStrategy, estimator: Any,
+                  pool: RayPool | None, catch: tuple[type[BaseException], ...], state: dict[str, Any] | None
+                  ) -> _Told:
+    """``batch_size`` trials in flight, each told as it finishes; a checkpoint after every trial, keeping the
+    trials still in flight (asked, not yet told)."""
+    done = 0 if state is None else int(state["trial"])
+    asked = done if state is None else int(state.get("asked", done))
+    pending = [] if state is None else [(int(n), space.parse(a)) for n, a in state.get("pending", [])]
+    loop = AsyncTrials(strategy, estimator, pool or SequentialPool(), config.budget, config.batch_size, catch,
+                       asked, pending)
+    for trial in loop:
+        done += 1
+        yield done, trial, {"strategy": strategy.state_dict(), "asked": loop.asked,
+                            "pending": [[n, space.format(a)] for n, a in loop.pending.items()]}
+
+
 def _stored(config: BlackBoxConfig) -> dict[str, Any]:
     """The config as ``config.yaml`` keeps it: without where the trials ran, which changes no result."""
     return {k: v for k, v in to_dict(config).items() if k not in ("ray", "ray_address")}
 
 
-def _record(space: Space, trial: Trial) -> dict[str, Any]:
-    """A trial as one metrics line: its number (and the 1-based ``trial`` count), state, score, arch and the
-    numbers of the estimator's result."""
-    out: dict[str, Any] = {"trial": trial.number + 1, "number": trial.number, "arch": space.format(trial.arch),
+def _record(space: Space, trial: Trial, told: int) -> dict[str, Any]:
+    """A trial as one metrics line: its place in the tell order (the 1-based ``trial`` count) and in the ask
+    order (``number``, 0-based; the same place in a synchronous run), state, score, arch and the numbers of the
+    estimator's result."""
+    out: dict[str, Any] = {"trial": told, "number": trial.number, "arch": space.format(trial.arch),
                            "state": trial.state.value, "score": trial.score}
     if trial.error is not None:
         out["error"] = trial.error

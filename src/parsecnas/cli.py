@@ -124,7 +124,8 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .blackbox_run import BlackBoxConfig, run_blackbox_search, run_blackbox_seeds
 
     flags = {"strategy": args.strategy, "dataset": args.dataset, "budget": args.budget, "select": args.select,
-             "seed": args.seed, "data_dir": args.data_dir, "ray": args.ray or None, "ray_address": args.ray_address}
+             "seed": args.seed, "data_dir": args.data_dir, "ray": args.ray or args.ray_async or None,
+             "ray_address": args.ray_address, "asynchronous": args.ray_async or None}
     overrides = [f"{k}={v!r}" for k, v in flags.items() if v is not None] + _overrides(extra)
     config = load_config(BlackBoxConfig, args.config, overrides, base=_resumed(BlackBoxConfig, args))
     if args.print_config:
@@ -194,12 +195,17 @@ def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
               f"C = {config.channels}, {config.epochs} epochs"
               + (f" x {config.steps_per_epoch} steps" if config.steps_per_epoch else "")
               + f", batch {config.batch_size}; any field can be set with --key=value", flush=True)
+    if (args.ray or args.ray_address) and not args.seeds:
+        raise ConfigError("--ray runs each seed of --seeds as a Ray task; add --seeds S1 S2 ... (one training "
+                          "runs in this process, or under torchrun)")
     if args.ensemble is not None or args.ensemble_random or args.with_mode:
         return _train_ensemble(args, config)
     run_dir = args.run_dir = _run_dir("train", args.run_dir, config.device)  # named if interrupted
     if args.seeds:
-        summary = train_seeds(args.genotype, config, run_dir, args.seeds, resume=args.resume,
-                              progress=not args.quiet)
+        pool = _seed_pool(args)
+        with pool or contextlib.nullcontext():
+            summary = train_seeds(args.genotype, config, run_dir, args.seeds, resume=args.resume,
+                                  progress=not args.quiet, **({} if pool is None else {"mapper": pool.map}))
         print(json.dumps({k: v for k, v in summary.items() if k not in ("genotype", "runs")}, indent=2))
         print(f"\nresults: {run_dir}/summary.json; compare runs with: parsecnas table {run_dir}")
         return 0
@@ -208,6 +214,19 @@ def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
     print(f"\nmodel: {run_dir}/model.pt (evaluate: parsecnas evaluate {run_dir}; "
           f"export: parsecnas export {run_dir} --format torchscript)")
     return 0
+
+
+def _seed_pool(args: argparse.Namespace) -> Any:
+    """The Ray pool that ``train --seeds ... --ray`` runs its seeds on, or None without ``--ray``."""
+    if not (args.ray or args.ray_address):
+        return None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("--ray and torchrun do not combine: under torchrun every rank trains each seed together; "
+                          "launch without torchrun to run the seeds as Ray tasks")
+    from .run.ray_pool import RayPool, import_ray
+
+    import_ray()  # a missing extra is one line before any seed starts
+    return RayPool(args.ray_address)
 
 
 def _train_ensemble(args: argparse.Namespace, config: TrainConfig) -> int:
@@ -516,6 +535,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                         "250 epochs, label smoothing); --key=value overrides any field")
     p.add_argument("--config", help="YAML file of TrainConfig fields (over the protocol's defaults)")
     p.add_argument("--seeds", type=int, nargs="+", help="train once per seed into RUN_DIR/seed-N; mean +- std")
+    p.add_argument("--ray", action="store_true", help="with --seeds: train each seed as a Ray task on a local Ray "
+                                                      "instance (the ray extra)")
+    p.add_argument("--ray-address", help="with --seeds: an existing Ray cluster for the seeds ('auto', "
+                                         "'ray://head:10001')")
     p.add_argument("--ensemble", type=int, metavar="M",
                    help="GENOTYPE is a PARSEC search run: train M architectures sampled from its learnt "
                         "distribution into RUN_DIR/member-i and score their averaged softmax (ensemble.json)")
@@ -574,6 +597,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder holding benchmarks/nb201-merged/ (else $PARSECNAS_DATA)")
     p.add_argument("--ray", action="store_true", help="run each batch's trials as parallel Ray tasks (the ray extra)")
     p.add_argument("--ray-address", help="an existing Ray cluster for the trials ('auto', 'ray://head:10001')")
+    p.add_argument("--ray-async", action="store_true",
+                   help="Ray without a batch barrier: batch_size trials in flight, each told as it finishes and "
+                        "its worker given the next ask (--asynchronous=True); results then depend on timing")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("profile", help="measure a latency lookup table of a space's ops on this device (JSON)")

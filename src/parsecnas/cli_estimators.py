@@ -6,6 +6,7 @@ the command line (the library calls are :func:`parsecnas.estimators.proxies.comp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 from collections.abc import Sequence
@@ -93,6 +94,7 @@ def cmd_halving(args: argparse.Namespace, extra: Sequence[str]) -> int:
     import torch
 
     from .estimators.multifidelity import Hyperband, NB201Fidelity, SuccessiveHalving
+    from .run.ray_pool import RayPool, sequential_map
     from .spaces import get_space
     from .spaces.base import sample_uniform
 
@@ -109,12 +111,15 @@ def cmd_halving(args: argparse.Namespace, extra: Sequence[str]) -> int:
         return [sample_uniform(space, gen) for _ in range(n)]
 
     fidelities = NB201Fidelity.FIDELITIES
-    if args.method == "sh":
-        result = SuccessiveHalving(fidelities, args.eta).run(sample(args.candidates), estimator)
-        drawn = args.candidates
-    else:
-        hyperband = Hyperband(fidelities, args.eta, args.scale)
-        result, drawn = hyperband.run(sample, estimator), sum(hyperband.bracket_sizes())
+    pool = RayPool(args.ray_address) if args.ray or args.ray_address else None
+    mapper = sequential_map if pool is None else pool.map  # a rung's evaluations as Ray tasks; the same result
+    with pool or contextlib.nullcontext():
+        if args.method == "sh":
+            result = SuccessiveHalving(fidelities, args.eta).run(sample(args.candidates), estimator, mapper)
+            drawn = args.candidates
+        else:
+            hyperband = Hyperband(fidelities, args.eta, args.scale)
+            result, drawn = hyperband.run(sample, estimator, mapper), sum(hyperband.bracket_sizes())
     best = result.best_result
     out = {"method": args.method, "dataset": estimator.dataset, "select": args.select, "eta": args.eta,
            "seed": args.seed, "candidates_drawn": drawn, "evaluations": len(result.evaluations),
@@ -156,4 +161,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--data-dir", help="folder holding benchmarks/nb201-merged/ (else $PARSECNAS_DATA)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="JSON file of the result")
+    p.add_argument("--ray", action="store_true", help="evaluate each rung's candidates as parallel Ray tasks (the "
+                                                      "ray extra); the same result as in-process")
+    p.add_argument("--ray-address", help="an existing Ray cluster for the rungs ('auto', 'ray://head:10001')")
     p.set_defaults(func=cmd_halving)

@@ -42,6 +42,7 @@ from .report.table import summarize as summarize  # re-exported: its old home
 from .run import ProgressBar, Run, RunError, Timer, device_name, peak_rss_mb
 from .run.distributed import Distributed, from_env
 from .run.divergence import check_finite_checkpoint, check_step_losses
+from .run.ray_pool import Mapper, sequential_map
 from .run.tracking import check_trackers, tracking_names
 from .spaces.genotype import Genotype, genotype_path, published_genotypes, resolve_genotype
 
@@ -505,31 +506,52 @@ def _plot_curves(metrics: list[dict[str, Any]], run: Run) -> None:
 
 def train_seeds(
     genotype: Genotype | str | Path, config: TrainConfig, run_dir: str | Path, seeds: Sequence[int], *,
-    resume: bool = False, progress: bool = True,
+    resume: bool = False, progress: bool = True, mapper: Mapper = sequential_map,
 ) -> dict[str, Any]:
     """Trains ``genotype`` once per seed (into ``run_dir/seed-<s>``) and writes ``summary.json``: the per-seed
     results and mean +- std (sample std, n - 1) of the test errors. Seeds already finished are not rerun when
-    resuming."""
+    resuming; a seed that was interrupted resumes from its checkpoint.
+
+    ``mapper`` runs the seeds' trainings (:func:`~parsecnas.run.ray_pool.sequential_map`: one after another
+    here; :meth:`RayPool.map <parsecnas.run.ray_pool.RayPool.map>`: each as a Ray task). Each seed's run is
+    the same computation wherever it runs, so the records are those of the sequential run; the directories
+    must then be on a file system the Ray workers share.
+    """
     if not seeds:
         raise ValueError("seeds must name at least one seed, e.g. [0, 1, 2]")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {list(seeds)}")
-    root = Path(run_dir)
+    root = Path(run_dir).resolve()  # Ray workers need not share this process's working directory
     dirs = [root / f"seed-{seed}" for seed in seeds]
     if resume and not any(Run(d).exists() for d in dirs):
         raise RunError(f"nothing to resume in {root}: it holds no seed run (looked for "
                        f"{dirs[0] / 'config.yaml'} ...); check the directory name, or drop --resume")
-    results = []
-    for seed, seed_dir in zip(seeds, dirs, strict=True):
-        if resume and (seed_dir / "result.json").is_file():
-            results.append(Run(seed_dir).read_json("result.json"))
-            continue
-        results.append(train_genotype(genotype, replace(config, seed=seed), seed_dir,
-                                      resume=resume and Run(seed_dir).exists(), progress=progress))
+    path = genotype_path(genotype)
+    spec = str(path.resolve()) if path is not None and path.exists() else genotype
+    todo = [(seed, d) for seed, d in zip(seeds, dirs, strict=True) if not (resume and (d / "result.json").is_file())]
+    jobs = [_SeedJob(spec, replace(config, seed=seed), str(d), resume and Run(d).exists(),
+                     progress and mapper is sequential_map) for seed, d in todo]
+    trained = dict(zip((d for _, d in todo), mapper(_train_seed, jobs, ()), strict=True))
+    results = [trained[d] if d in trained else Run(d).read_json("result.json") for d in dirs]
     summary = summarize(results)
     if Distributed.current().is_main:  # each seed trained on every rank of a torchrun job; rank 0 writes
         Run(root).write_json("summary.json", summary)
     return summary
+
+
+@dataclass(frozen=True)
+class _SeedJob:
+    """One seed's training, as a Ray task receives it."""
+
+    genotype: Genotype | str | Path
+    config: TrainConfig
+    run_dir: str
+    resume: bool
+    progress: bool
+
+
+def _train_seed(job: _SeedJob) -> dict[str, Any]:
+    return train_genotype(job.genotype, job.config, job.run_dir, resume=job.resume, progress=job.progress)
 
 
 def iter_results(paths: Sequence[str | Path]) -> Iterator[dict[str, Any]]:

@@ -3,9 +3,8 @@ in-process run with the same seed (and resumes across the two); a clear message 
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -52,15 +51,6 @@ def test_the_config_validates_the_ray_fields() -> None:
         BlackBoxConfig(ray_address=" ")
     with pytest.raises(ValueError, match="ray must be True or False"):
         BlackBoxConfig(ray="yes")  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray = pytest.importorskip("ray")
-    env = {k: os.environ[k] for k in ("PYTHONPATH", "OMP_NUM_THREADS", "PARSECNAS_DATA") if k in os.environ}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
-    yield
-    ray.shutdown()
 
 
 def test_a_pool_returns_results_in_order_and_fails_only_the_caught_trial(local_ray) -> None:

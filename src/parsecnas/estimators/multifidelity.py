@@ -5,6 +5,10 @@ number or a record with ``score``; higher is better), e.g. :class:`NB201Fidelity
 benchmark's 12-epoch and 200-epoch tables. Cost is counted as the sum of the fidelities evaluated (epochs on
 NB201; a promoted candidate is charged its full higher fidelity, as the tables hold separate runs).
 
+The evaluations of one rung are independent: ``mapper=`` runs them (one after another here by default;
+:meth:`RayPool.map <parsecnas.run.ray_pool.RayPool.map>` runs each as a Ray task). Results come back in the
+candidates' order, so the rung decisions are those of the sequential run.
+
 Example:
     >>> sh = SuccessiveHalving(fidelities=(1, 3, 9), eta=3)
     >>> result = sh.run(list(range(9)), lambda arch, fidelity: -abs(arch - 4) + fidelity)
@@ -20,6 +24,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..run.ray_pool import Mapper, sequential_map
 from .tabular import NB201Table, TabularResult, canonical_dataset
 
 MultiFidelityEstimator = Callable[[Any, float], Any]
@@ -46,6 +51,17 @@ class MultiFidelityResult:
     cost: float
 
 
+@dataclass(frozen=True)
+class _AtFidelity:
+    """``estimator(arch, fidelity)`` as a function of one ``(arch, fidelity)`` item: one object per run, so a
+    Ray pool ships the estimator once."""
+
+    estimator: MultiFidelityEstimator
+
+    def __call__(self, item: tuple[Hashable, float]) -> Any:
+        return self.estimator(*item)
+
+
 def _check_fidelities(fidelities: Sequence[float], eta: int) -> tuple[float, ...]:
     out = tuple(float(f) for f in fidelities)
     if not out or any(b <= a for a, b in zip(out, out[1:])) or out[0] <= 0:
@@ -62,13 +78,18 @@ class SuccessiveHalving:
         self.fidelities = _check_fidelities(fidelities, eta)
         self.eta = int(eta)
 
-    def run(self, candidates: Sequence[Hashable], estimator: MultiFidelityEstimator) -> MultiFidelityResult:
+    def run(self, candidates: Sequence[Hashable], estimator: MultiFidelityEstimator,
+            mapper: Mapper = sequential_map) -> MultiFidelityResult:
+        """Runs the rungs on ``candidates`` (duplicates dropped); ``mapper`` evaluates each rung's candidates."""
+        return self._run(candidates, _AtFidelity(estimator), mapper)
+
+    def _run(self, candidates: Sequence[Hashable], call: _AtFidelity, mapper: Mapper) -> MultiFidelityResult:
         if not candidates:
             raise ValueError("successive halving needs at least one candidate")
         survivors = list(dict.fromkeys(candidates))
         evaluations: list[tuple[Hashable, float, Any]] = []
         for rung, fidelity in enumerate(self.fidelities):
-            results = [estimator(arch, fidelity) for arch in survivors]
+            results = mapper(call, [(arch, fidelity) for arch in survivors], ())
             evaluations += [(a, fidelity, r) for a, r in zip(survivors, results)]
             ranked = sorted(zip(survivors, results), key=lambda item: -_score(item[1]))
             if rung == len(self.fidelities) - 1:
@@ -99,14 +120,16 @@ class Hyperband:
         s_max = len(self.fidelities) - 1
         return [math.ceil(self.scale * (s_max + 1) / (s + 1) * self.eta ** s) for s in range(s_max, -1, -1)]
 
-    def run(self, sample: Callable[[int], Sequence[Hashable]], estimator: MultiFidelityEstimator
-            ) -> MultiFidelityResult:
-        """``sample(n)`` supplies n candidates (e.g. a random search's ``ask``)."""
+    def run(self, sample: Callable[[int], Sequence[Hashable]], estimator: MultiFidelityEstimator,
+            mapper: Mapper = sequential_map) -> MultiFidelityResult:
+        """``sample(n)`` supplies n candidates (e.g. a random search's ``ask``); ``mapper`` evaluates each rung's
+        candidates (the brackets run one after another, as each one's rungs do)."""
         s_max = len(self.fidelities) - 1
         evaluations: list[tuple[Hashable, float, Any]] = []
         best: tuple[Hashable, Any] | None = None
+        call = _AtFidelity(estimator)
         for s, n in zip(range(s_max, -1, -1), self.bracket_sizes()):
-            result = SuccessiveHalving(self.fidelities[s_max - s:], self.eta).run(list(sample(n)), estimator)
+            result = SuccessiveHalving(self.fidelities[s_max - s:], self.eta)._run(list(sample(n)), call, mapper)
             evaluations += result.evaluations
             if best is None or _score(result.best_result) > _score(best[1]):
                 best = (result.best_arch, result.best_result)

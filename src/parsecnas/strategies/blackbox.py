@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from ..run.ray_pool import sequential_map
+from ..run.ray_pool import Mapper, sequential_map
 from ..spaces.base import Space
 
 
@@ -172,11 +172,6 @@ class Trajectory:
             best_scores.append(scores[best])
         return cls(tuple(t.arch for t in done), tuple(t.result for t in done), tuple(scores), tuple(best_scores),
                    tuple(incumbents), tuple(trials))
-
-
-Mapper = Callable[[Callable[[Any], Any], Sequence[Any], tuple[type[BaseException], ...]], list[Any]]
-"""``mapper(estimator, archs, catch)``: the results in the order of ``archs``, a caught exception in place of a
-result (:func:`~parsecnas.run.ray_pool.sequential_map`, or :meth:`~parsecnas.run.ray_pool.RayPool.map`)."""
 
 
 def evaluate_batch(strategy: BlackBoxStrategy, estimator: Callable[[Any], Any], n: int, first: int,
