@@ -196,7 +196,8 @@ def network_cost(kind: str, build: Callable[[Any], nn.Module], input_shape: Call
     Example:
         >>> from parsecnas.spaces import get_space
         >>> space = get_space("ofa")
-        >>> cost = network_cost("params", lambda a: space.build(a, channels=8), lambda a: (3, a.resolution, a.resolution))
+        >>> cost = network_cost("params", lambda a: space.build(a, channels=8),
+        ...                     lambda a: (3, a.resolution, a.resolution))
         >>> cost(space.smallest()) < cost(space.largest())
         True
     """

@@ -63,15 +63,15 @@ class ElasticBatchNorm(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x.shape[1]
         factor = 0.0
+        assert self.running_mean is not None and self.running_var is not None and self.num_batches_tracked is not None
         if self.training:
             self.num_batches_tracked.add_(1)
             factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-        assert self.running_mean is not None and self.running_var is not None
         return F.batch_norm(x, self.running_mean[:c], self.running_var[:c], self.weight[:c], self.bias[:c],
                             self.training, factor, self.eps)
 
     def sliced_state(self, c: int) -> dict[str, torch.Tensor]:
-        assert self.running_mean is not None and self.running_var is not None
+        assert self.running_mean is not None and self.running_var is not None and self.num_batches_tracked is not None
         state = {"weight": self.weight[:c], "bias": self.bias[:c], "running_mean": self.running_mean[:c],
                  "running_var": self.running_var[:c], "num_batches_tracked": self.num_batches_tracked}
         return {k: v.detach().clone() for k, v in state.items()}

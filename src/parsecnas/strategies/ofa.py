@@ -186,7 +186,7 @@ class Ofa(WeightSharingStrategy):
         else:
             stats = self._search(elastic_net, search)
         if self.steps_done % self.config.steps_per_epoch == 0:  # mode_accuracy with the derived net's own BN
-            self.recalibrate(elastic_net, self.derive())
+            self.recalibrate(elastic_net, self.derived())
         return stats
 
     def sandwich(self, elastic: tuple[str, ...]) -> list[ElasticArch]:
@@ -246,6 +246,10 @@ class Ofa(WeightSharingStrategy):
                 "within_budget": len(fits) / len(scores)}
 
     def derive(self) -> Hashable:
+        return self.derived()
+
+    def derived(self) -> ElasticArch:
+        """The best sub-network scored within the budget; before any, the largest (or smallest) that fits."""
         return self.fallback if self.best_arch_ is None else self.best_arch_
 
     def epoch_metrics(self) -> dict[str, float]:
@@ -253,7 +257,8 @@ class Ofa(WeightSharingStrategy):
 
     def outputs(self) -> dict[str, Any]:
         best = sorted((item for item in self.scored if item[1] >= 0), key=lambda item: -item[1])[:10]
-        unit = {} if self.config.cost is None else {"cost_name": self.config.cost, "cost_target": self.config.cost_target}
+        cfg = self.config
+        unit = {} if cfg.cost is None else {"cost_name": cfg.cost, "cost_target": cfg.cost_target}
         return {"top_architectures": [{"architecture": self.space.to_plain(a), "search_accuracy": s, "cost": c}
                                       for a, s, c in best], **({"budget": unit} if unit else {})} if best else {}
 
