@@ -637,6 +637,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from .cli_library import add_parsers as add_library_parsers
 
     add_library_parsers(sub)
+    from .cli_elastic import add_parsers as add_elastic_parsers
+
+    add_elastic_parsers(sub)
     p = sub.add_parser("demo", help="short PARSEC search on the built-in dataset, then train its mode briefly")
     p.add_argument("--run-dir")
     p.add_argument("--quiet", action="store_true")

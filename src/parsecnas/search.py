@@ -158,12 +158,14 @@ def _setup(config: SearchConfig, dist: Distributed | None = None) -> _Setup:
 
 @dataclass
 class TrainedSupernet:
-    """A search run's supernet with its trained shared weights, and the loader of its held-out examples."""
+    """A search run's supernet with its trained shared weights, and the loaders of its held-out examples and of
+    its weight-training split (e.g. to recalibrate batch norm for one sub-network)."""
 
     space: Space
     net: torch.nn.Module
     held_out: Loader
     channels_last: bool
+    train: Loader | None = None
 
     def accuracy(self, arch: Any) -> float:
         """Held-out accuracy of ``arch`` with the shared weights (as ``mode_accuracy`` is measured)."""
@@ -179,7 +181,7 @@ def load_trained_supernet(config: SearchConfig, run_dir: str | Path) -> TrainedS
         raise FileNotFoundError(f"{run_dir} holds no search checkpoint")
     s = _setup(config)
     s.net.load_state_dict(state["net"])
-    return TrainedSupernet(s.space, s.net, s.held_out, config.channels_last)
+    return TrainedSupernet(s.space, s.net, s.held_out, config.channels_last, s.train)
 
 
 def _with_schedule(config: SearchConfig, batches_per_epoch: int) -> Any:

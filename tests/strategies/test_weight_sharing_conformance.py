@@ -60,10 +60,12 @@ def test_state_dict_round_trips_through_a_weights_only_checkpoint(name: str, spa
 
 @pytest.mark.parametrize("name", list_strategies())
 def test_search_loop_runs_each_strategy_and_sets_its_schedule(name: str, tmp_path) -> None:
-    cfg = SearchConfig(strategy=name, epochs=2, steps_per_epoch=1, net=NetConfig(num_cells=3, channels=4),
-                       data=DataConfig(batch_size=4, eval_examples=16))
+    space = "darts" if supports(name, get_space("darts")) else next(s for n, s in PAIRS if n == name)
+    cfg = SearchConfig(strategy=name, space=space, epochs=2, steps_per_epoch=1,
+                       net=NetConfig(num_cells=3, channels=4), data=DataConfig(batch_size=4, eval_examples=16))
     result = run_search(cfg, tmp_path / name, progress=False)
-    assert (tmp_path / name / "genotype.json").is_file() and len(result.metrics) >= 1
+    files = get_space(space).files(result.architecture)
+    assert all((tmp_path / name / f).is_file() for f in files) and len(result.metrics) >= 1
     for figure in result.strategy.figures(tmp_path / name):
         assert figure.stat().st_size > 0
     schedule = {k: getattr(cfg.settings, k) for k in ("epochs", "steps_per_epoch") if hasattr(cfg.settings, k)}

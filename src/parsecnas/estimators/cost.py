@@ -186,6 +186,28 @@ def multiply_add_cost(space: Space, setting: NetSetting) -> AdditiveCost:
     return AdditiveCost(space, site_table(space, setting, per_site, whole), "madds", "M")
 
 
+def network_cost(kind: str, build: Callable[[Any], nn.Module], input_shape: Callable[[Any], Sequence[int]]
+                 ) -> FunctionCost:
+    """Parameters or multiply-adds (``kind``: ``params`` / ``madds``, millions) counted on the network
+    ``build(arch)`` of each architecture, on an input of ``input_shape(arch)`` (C, H, W): the cost of a space
+    whose costs are not additive over its decisions, such as the elastic space (depth decides which blocks'
+    choices count; the resolution scales every layer's multiply-adds).
+
+    Example:
+        >>> from parsecnas.spaces import get_space
+        >>> space = get_space("ofa")
+        >>> cost = network_cost("params", lambda a: space.build(a, channels=8),
+        ...                     lambda a: (3, a.resolution, a.resolution))
+        >>> cost(space.smallest()) < cost(space.largest())
+        True
+    """
+    if kind == "params":
+        return FunctionCost(lambda arch: count_parameters(build(arch)) / 1e6, "params", "M")
+    if kind == "madds":
+        return FunctionCost(lambda arch: count_multiply_adds(build(arch), input_shape(arch)) / 1e6, "madds", "M")
+    raise ValueError(f"unknown network cost {kind!r}; valid: params, madds")
+
+
 def nb201_latency_cost(device: str, table: Any = None, data_dir: str | None = None) -> FunctionCost:
     """Measured latency (ms) of NB201 cells on one of the benchmark's device settings (``raspi4``, ``pixel3``,
     ``titan_rtx_256``...: :attr:`~parsecnas.estimators.tabular.NB201Table.devices`); not additive."""

@@ -22,17 +22,20 @@ from .darts import (
 )
 from .genotype import CELL_TYPES, Genotype, edge_index, edges, published_genotypes, resolve_genotype
 from .nb201 import NB201_OPS, NB201Arch, NB201Space, nb201_decisions, nb201_path_encoding
+from .ofa import ElasticArch, OfaSpace
 
 __all__ = [
     "CELL_TYPES",
     "DartsSpace",
     "Decision",
+    "ElasticArch",
     "Genotype",
     "MixingLayout",
     "MixingWeights",
     "NB201Arch",
     "NB201Space",
     "NB201_OPS",
+    "OfaSpace",
     "RelaxedSpace",
     "Space",
     "as_relaxed",

@@ -26,6 +26,7 @@ from .evolution import EvolutionConfig, RegularizedEvolution
 from .gumbel import Gdas, GdasConfig, Snas, SnasConfig
 from .local_search import LocalSearch, LocalSearchConfig
 from .nsga2 import NsgaII, NsgaIIConfig
+from .ofa import Ofa, OfaConfig
 from .parsec import PRESETS as PARSEC_PRESETS
 from .parsec import Parsec, ParsecConfig
 from .parsec_maths import effective_sample_size, importance_weights
@@ -51,6 +52,8 @@ __all__ = [
     "LocalSearchConfig",
     "NsgaII",
     "NsgaIIConfig",
+    "Ofa",
+    "OfaConfig",
     "PARSEC_PRESETS",
     "Parsec",
     "ParsecConfig",
