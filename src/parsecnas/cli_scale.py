@@ -56,9 +56,11 @@ def run_scale(args: argparse.Namespace, overrides: Sequence[str], run_dir: str) 
 
     def show(record: dict[str, Any]) -> None:
         if not args.quiet:
+            score = (f"val accuracy {record['val_accuracy']:.4f}" if record["val_accuracy"] is not None
+                     else "skipped: multiply-adds too far from the target")
             print(f"  candidate {record['candidate']}: alpha {record['alpha']:g} beta {record['beta']:g} gamma "
                   f"{record['gamma']:g} -> {_size(record)}, {record['madds_m']:.2f}M multiply-adds "
-                  f"(x{record['madds_ratio']:.2f}), val accuracy {record['val_accuracy']:.4f}", flush=True)
+                  f"(x{record['madds_ratio']:.2f}), {score}", flush=True)
 
     result = scale(args.source, config, run_dir, resume=args.resume, on_candidate=show)
     c = result["coefficients"]
