@@ -50,6 +50,13 @@ def test_scale_writes_its_run_and_prints_the_train_command(finished: Path, capsy
     assert config["dataset"] == "fashion-mnist-small" and config["cutout"] == 0
 
 
+def test_a_network_trained_at_another_resolution_evaluates_at_it(finished: Path, capsys) -> None:
+    trained = json.loads((finished / "candidate-000" / "result.json").read_text())
+    assert trained["image_size"] == 40  # fashion-mnist-small (28 px) resampled up for gamma = 1.4
+    assert main(["evaluate", str(finished / "candidate-000")]) == 0
+    assert json.loads(capsys.readouterr().out)["test_accuracy"] == trained["test_accuracy"]
+
+
 def test_a_finished_search_gives_another_phi_without_training(finished: Path, capsys, monkeypatch) -> None:
     monkeypatch.setattr(genotype_module, "train_genotype", lambda *a, **k: pytest.fail("trained again"))
     assert main(["scale", "DARTS_V2", "--phi", "3", "--resume", "--run-dir", str(finished)]) == 0
