@@ -281,6 +281,8 @@ def cmd_evaluate(args: argparse.Namespace, extra: Sequence[str]) -> int:
         raise ConfigError(f"dataset {dataset!r} has {ds.num_classes} classes and {ds.in_channels} channels; the "
                           f"model expects {net.options['num_classes']} and {net.options['in_channels']}")
     crop = int(record.get("crop_size") or 0)  # the central-crop view it was tested on (ImageNet protocol)
+    if not crop and record.get("image_size") and int(record["image_size"]) != ds.image_size:
+        ds = ds.resampled(int(record["image_size"]))  # trained with image_size (e.g. a network scaled in resolution)
     test = Loader.from_dataset(ds, "test", None, LoaderConfig.for_evaluation(args.batch_size, crop), device=device)
     net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     accuracy = evaluate(net, test)
@@ -406,6 +408,13 @@ def cmd_tune(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return run_tune(args, _overrides(extra), _run_dir("tune", args.run_dir))
 
 
+def cmd_scale(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """Compound scaling of a network (:mod:`parsecnas.cli_scale`)."""
+    from .cli_scale import run_scale
+
+    return run_scale(args, _overrides(extra), _run_dir("scale", args.run_dir))
+
+
 def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """A few-minute PARSEC search on the shipped dataset, then a short from-scratch training of its mode."""
     from .search import DataConfig, NetConfig, SearchConfig, run_search
@@ -454,7 +463,7 @@ def _settings_help(cls: Any, argv: Sequence[str], default: str, **fixed: Any) ->
 
 
 COMMANDS = ("search", "train", "evaluate", "export", "predict", "table", "bench", "profile", "proxies", "halving",
-            "tune", "library", "show", "demo")
+            "tune", "library", "scale", "show", "demo")
 
 
 def _help_for(argv: Sequence[str]) -> str | None:
@@ -640,6 +649,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from .cli_elastic import add_parsers as add_elastic_parsers
 
     add_elastic_parsers(sub)
+    from .cli_scale import add_parsers as add_scale_parsers
+    from .cli_scale import scale_epilog
+
+    add_scale_parsers(sub, cmd_scale, scale_epilog() if helped == "scale" else None)
     p = sub.add_parser("demo", help="short PARSEC search on the built-in dataset, then train its mode briefly")
     p.add_argument("--run-dir")
     p.add_argument("--quiet", action="store_true")

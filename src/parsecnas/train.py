@@ -66,6 +66,9 @@ class TrainConfig:
             on when the device is a GPU.
         compile: run the network's forward through ``torch.compile``.
         channels_last: channels-last memory layout (faster convolutions on CPU and on tensor cores).
+        image_size: train and test on images resampled to this side (area-averaged when shrinking, bilinear
+            when enlarging; ``parsecnas scale`` sets it to scale a network in resolution); ``None``: the
+            stored size.
         crop_size: 0: padded random crops at the stored size (CIFAR). Otherwise (ImageNet protocol: 224)
             training takes random-resized crops (area 8-100%, aspect 3/4-4/3) resized to this side, and testing
             the central 87.5% of each image resized to it.
@@ -110,6 +113,7 @@ class TrainConfig:
     amp: bool | None = None
     compile: bool = False
     eval_batch_size: int = 256
+    image_size: int | None = None
     crop_size: int = 0
     color_jitter: float = 0.0
     validation: Literal["held_out", "test", "off"] = "held_out"
@@ -132,6 +136,8 @@ class TrainConfig:
         check_min(self, 1, "num_cells")
         if self.channels < 2 or self.channels % 2:
             raise ValueError(f"channels must be an even number >= 2, got {self.channels}")
+        if self.image_size is not None and self.image_size < 8:
+            raise ValueError(f"image_size must be an image side >= 8 or unset, got {self.image_size}")
         if self.crop_size and self.crop_size < 8:
             raise ValueError(f"crop_size must be 0 (padded crops) or an image side >= 8, got {self.crop_size}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
@@ -319,6 +325,7 @@ def _setup_training(genotype: Genotype, config: TrainConfig, device: torch.devic
                     dist: Distributed | None = None) -> _Training:
     dist = dist or Distributed()
     ds = dist.main_first(lambda: load_dataset(config.dataset, config.data_dir))  # rank 0 caches it first
+    ds = ds if config.image_size is None else ds.resampled(config.image_size)
     held_out, train_idx = (split_held_out(torch.arange(len(ds.train_labels)), config.val_examples, config.seed)
                            if config.validation == "held_out" else (None, None))
     train = Loader.from_dataset(ds, "train", train_idx, LoaderConfig.for_training(

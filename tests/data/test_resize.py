@@ -29,3 +29,15 @@ def test_resizing_up_or_to_nothing_is_refused_with_the_valid_range() -> None:
         toy(8).resized(16)
     with pytest.raises(ValueError, match="got size 0"):
         toy(8).resized(0)
+
+
+def test_resampling_enlarges_bilinearly_and_shrinks_as_resized() -> None:
+    ds = toy(8)
+    big = ds.resampled(12)
+    assert big.train_images.shape == (6, 3, 12, 12) and big.test_images.shape == (2, 3, 12, 12)
+    flat_images = torch.tensor([77, 200], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 1, 4, 4).contiguous()
+    flat = ImageDataset.from_tensors("flat", flat_images, torch.tensor([0, 1]), flat_images, torch.tensor([0, 1]),
+                                     ("a", "b"))
+    grown = flat.resampled(10).train_images
+    assert torch.all(grown[0] == 77) and torch.all(grown[1] == 200)  # interpolation keeps constant images
+    assert torch.equal(ds.resampled(4).train_images, ds.resized(4).train_images) and ds.resampled(8) is ds

@@ -148,6 +148,21 @@ class ImageDataset:
         return ImageDataset.from_tensors(self.name, shrink(self.train_images), self.train_labels,
                                          shrink(self.test_images), self.test_labels, self.classes)
 
+    def resampled(self, size: int) -> ImageDataset:
+        """The same dataset at ``size`` x ``size`` pixels either way: area-averaged when shrinking (as
+        :meth:`resized`), bilinear when enlarging (no new detail, but every layer then works on a larger map:
+        how a network is scaled in resolution on data stored small); mean and std are recomputed."""
+        if size <= self.image_size:
+            return self.resized(size)
+
+        def grow(images: torch.Tensor) -> torch.Tensor:
+            out = [torch.nn.functional.interpolate(chunk.float(), size=(size, size), mode="bilinear",
+                                                   align_corners=False) for chunk in images.split(4096)]
+            return torch.cat(out).round().clamp(0, 255).to(torch.uint8)
+
+        return ImageDataset.from_tensors(self.name, grow(self.train_images), self.train_labels,
+                                         grow(self.test_images), self.test_labels, self.classes)
+
     @property
     def num_classes(self) -> int:
         """Number of classes."""
