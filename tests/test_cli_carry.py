@@ -110,6 +110,13 @@ def test_top_level_help_does_not_load_torch() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_clis_export_formats_are_the_exporters() -> None:
+    from parsecnas.cli import EXPORT_FORMATS
+    from parsecnas.export import EXPORT_FORMATS as exported
+
+    assert EXPORT_FORMATS == exported
+
+
 def test_config_fields_take_key_value_and_key_space_value(capsys) -> None:
     assert main(["search", "--epochs", "7", "--settings.samples=3", "--weights.lr", "0.05", "--print-config"]) == 0
     config = yaml.safe_load(capsys.readouterr().out)

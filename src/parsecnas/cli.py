@@ -21,6 +21,10 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .config import ConfigError, load_config, to_dict
 
+EXPORT_FORMATS = ("torchscript", "pt2", "onnx")
+"""``parsecnas.export.EXPORT_FORMATS``, spelled here so that ``--help`` does not import torch (a test keeps the
+two equal)."""
+
 if TYPE_CHECKING:
     from .train import TrainConfig
 
@@ -569,7 +573,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("export", help="export a trained model as TorchScript, torch.export or ONNX (checked)")
     p.add_argument("model", help="model.pt or a `parsecnas train` run directory")
-    p.add_argument("--format", choices=("torchscript", "pt2", "onnx"), default="torchscript")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="torchscript")
     p.add_argument("--out", help="output file (default: beside model.pt, with .ts, .pt2 or .onnx)")
     p.add_argument("--image-size", type=int, help="input side (default 32, or 224 for the ImageNet stem)")
     p.add_argument("--force", action="store_true",
@@ -648,7 +652,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     add_library_parsers(sub)
     from .cli_elastic import add_parsers as add_elastic_parsers
 
-    add_elastic_parsers(sub)
+    add_elastic_parsers(sub, EXPORT_FORMATS)
     from .cli_scale import add_parsers as add_scale_parsers
     from .cli_scale import scale_epilog
 

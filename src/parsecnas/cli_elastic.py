@@ -41,16 +41,15 @@ def cmd_extract(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
-def add_parsers(sub: Any) -> None:
-    """The ``extract`` sub-command on the CLI's sub-parsers."""
-    from .export import EXPORT_FORMATS
-
+def add_parsers(sub: Any, formats: Sequence[str]) -> None:
+    """The ``extract`` sub-command on the CLI's sub-parsers; ``formats``: the export formats (passed in, so that
+    ``--help`` need not import torch through :mod:`parsecnas.export`)."""
     p = sub.add_parser("extract", help="a sub-network of a finished ofa search as a standalone exported network, "
                                        "no retraining (its weights copied from the elastic network)")
     p.add_argument("run_dir", help="a search run directory of --space ofa")
     p.add_argument("--arch", help="the sub-network's string form (default: the run's architecture.txt)")
     p.add_argument("--out", help="the exported file (default RUN_DIR/subnet.ts, .pt2 or .onnx)")
-    p.add_argument("--format", choices=EXPORT_FORMATS, default="torchscript")
+    p.add_argument("--format", choices=tuple(formats), default="torchscript")
     p.add_argument("--calibration-batches", dest="calibration_batches", type=int, default=4,
                    help="train batches its batch-norm statistics are recalibrated on")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")

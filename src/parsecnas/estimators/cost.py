@@ -135,7 +135,7 @@ class AdditiveCost(Cost):
         >>> cost = parameter_cost(space, space.net_setting("cifar10"))
         >>> round(cost(space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|"
         ...                        "nor_conv_3x3~1|nor_conv_3x3~2|")), 4)
-        1.0731
+        1.2885
     """
 
     additive = True
