@@ -124,7 +124,9 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
     from .blackbox_run import BlackBoxConfig, run_blackbox_search, run_blackbox_seeds
 
     flags = {"strategy": args.strategy, "dataset": args.dataset, "budget": args.budget, "select": args.select,
-             "seed": args.seed, "data_dir": args.data_dir, "ray": args.ray or None, "ray_address": args.ray_address}
+             "seed": args.seed, "data_dir": args.data_dir, "ray": args.ray or None, "ray_address": args.ray_address,
+             "cost": args.cost, "cost_target": args.cost_target, "cost_constraint": args.cost_constraint,
+             "cost_exponent": args.cost_exponent}
     overrides = [f"{k}={v!r}" for k, v in flags.items() if v is not None] + _overrides(extra)
     config = load_config(BlackBoxConfig, args.config, overrides, base=_resumed(BlackBoxConfig, args))
     if args.print_config:
@@ -574,6 +576,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder holding benchmarks/nb201-merged/ (else $PARSECNAS_DATA)")
     p.add_argument("--ray", action="store_true", help="run each batch's trials as parallel Ray tasks (the ray extra)")
     p.add_argument("--ray-address", help="an existing Ray cluster for the trials ('auto', 'ray://head:10001')")
+    p.add_argument("--cost", help="fold a cost into the score, MnasNet's acc * (cost / target)^w: nb201:<device> "
+                                  "(e.g. nb201:raspi4), params, madds, peak_mem or lut:<file.json>")
+    p.add_argument("--cost-target", type=float, help="the cost target T, in the cost's unit (ms, M, MiB)")
+    p.add_argument("--cost-constraint", choices=("soft", "hard"),
+                   help="soft: w = -0.07 (default); hard: w = 0 within the target, -1 beyond")
+    p.add_argument("--cost-exponent", type=float, help="replaces w (<= 0; with hard, the side beyond the target)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("profile", help="measure a latency lookup table of a space's ops on this device (JSON)")

@@ -31,6 +31,15 @@ def check_additive_spec(spec: str, user: str) -> None:
                          f"{', '.join(ADDITIVE_SPECS)}")
 
 
+def check_cost_spec(spec: str) -> None:
+    """Refuses (``ValueError``) a string that is none of the :data:`COST_SPECS` forms, without building it."""
+    kind, _, argument = spec.partition(":")
+    valid = ((kind in ("params", "madds") and not argument) or (kind == "peak_mem" and argument in ("", *SCHEDULES))
+             or (kind in ("nb201", "lut") and bool(argument)))
+    if not valid:
+        raise ValueError(f"unknown cost {spec!r}; valid forms: {', '.join(COST_SPECS)}")
+
+
 def make_cost(spec: str, space: Space, setting: str | None = None, data_dir: str | None = None) -> Cost:
     """A cost from its name in a config: ``params``, ``madds`` or ``peak_mem`` (peak activation memory in
     inference, MiB at batch 1 in float32; ``peak_mem:eager`` as eager PyTorch frees tensors: see
@@ -43,16 +52,15 @@ def make_cost(spec: str, space: Space, setting: str | None = None, data_dir: str
         >>> make_cost("madds", get_space("nb201")).additive, make_cost("peak_mem", get_space("nb201")).additive
         (True, False)
     """
+    check_cost_spec(spec)
     kind, _, argument = spec.partition(":")
-    if kind in ("params", "madds") and not argument:
+    if kind in ("params", "madds"):
         net = space.net_setting(setting or "cifar10")
         return parameter_cost(space, net) if kind == "params" else multiply_add_cost(space, net)
-    if kind == "peak_mem" and argument in ("", *SCHEDULES):
+    if kind == "peak_mem":
         net = space.net_setting(setting or "cifar10")
         return PeakMemoryCost(space, net, schedule="eager") if argument == "eager" else \
             PeakMemoryCost(space, net)
-    if kind == "nb201" and argument:
+    if kind == "nb201":
         return nb201_latency_cost(argument, data_dir=data_dir)
-    if kind == "lut" and argument:
-        return LatencyTable.load(argument).cost(space)
-    raise ValueError(f"unknown cost {spec!r}; valid forms: {', '.join(COST_SPECS)}")
+    return LatencyTable.load(argument).cost(space)
