@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from parsecnas.estimators.cost_specs import make_cost
-from parsecnas.estimators.memory import PeakMemoryCost, trace_activations
+from parsecnas.estimators.memory import PeakMemoryCost, allocator_peak_bytes, trace_activations
 from parsecnas.estimators.rewards import MnasReward
 from parsecnas.spaces import get_space
 from parsecnas.spaces.base import sample_uniform
@@ -29,22 +29,6 @@ class Branchy(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.a(x))
         return torch.cat([x, h + x, self.b(h)], 1)
-
-
-def allocator_peak(net: nn.Module, x: torch.Tensor) -> int:
-    """The CPU allocator's peak of bytes allocated during ``net(x)`` (eval, no grad), measured with the profiler:
-    each op's own allocations (its ``self`` memory) and the frees between ops, in time order. Memory an op
-    allocates and frees within itself (a workspace) cancels out of its ``self`` figure."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        net.eval()(x)
-    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
-    live = peak = 0
-    for event in events:
-        live += event.self_cpu_memory_usage
-        peak = max(peak, live)
-    return peak
 
 
 def test_a_chain_holds_each_layer_input_and_output_at_once() -> None:
@@ -68,10 +52,10 @@ def test_a_branching_net_counts_every_tensor_the_concatenation_needs() -> None:
 def test_eager_accounting_equals_the_cpu_allocators_measured_peak() -> None:
     x = torch.zeros(1, 2, 3, 3)
     net = Branchy()
-    assert allocator_peak(net, x) == trace_activations(net, x).peak_bytes("eager") - x.nbytes
+    assert allocator_peak_bytes(net, x) == trace_activations(net, x).peak_bytes("eager") - x.nbytes
     chain = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 16))
     x = torch.zeros(2, 8)
-    assert allocator_peak(chain, x) == trace_activations(chain, x).peak_bytes("eager") - x.nbytes
+    assert allocator_peak_bytes(chain, x) == trace_activations(chain, x).peak_bytes("eager") - x.nbytes
 
 
 @pytest.mark.parametrize("name", ["nb201", "darts"])
@@ -82,7 +66,7 @@ def test_space_networks_measured_peak_bounds_the_counts(name: str) -> None:
     net = space.build(arch, **setting.options)
     x = torch.zeros(setting.input_shape(1))
     trace = trace_activations(net, x)
-    assert allocator_peak(net, x) == trace.peak_bytes("eager") - x.nbytes
+    assert allocator_peak_bytes(net, x) == trace.peak_bytes("eager") - x.nbytes
     assert trace.peak_bytes("eager") >= trace.peak_bytes() > x.nbytes
     wider = trace_activations(net, torch.zeros(setting.input_shape(3)))
     assert wider.peak_bytes() == 3 * trace.peak_bytes() and wider.ops == trace.ops  # linear in the batch

@@ -187,6 +187,27 @@ def trace_activations(model: nn.Module, inputs: torch.Tensor, *args: Any) -> Act
     return ActivationTrace(tuple(tracer.lives), tracer.step, output)
 
 
+def allocator_peak_bytes(model: nn.Module, inputs: torch.Tensor, *args: Any) -> int:
+    """The CPU allocator's measured peak of bytes allocated during ``model(inputs, *args)`` (eval, no grad),
+    from the profiler (``profile_memory=True``): each op's own allocations and the frees between ops, in time
+    order. The input, allocated before, is not included; memory an op allocates and frees within itself (a
+    kernel's workspace) cancels out. The check on :meth:`ActivationTrace.peak_bytes` ``("eager")``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    was_training = model.training
+    try:
+        with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            model.eval()(inputs, *args)
+    finally:
+        model.train(was_training)
+    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
+    live = peak = 0
+    for event in events:
+        live += event.self_cpu_memory_usage
+        peak = max(peak, live)
+    return peak
+
+
 class PeakMemoryCost(Cost):
     """Peak activation memory (MiB) of ``space``'s network of ``setting`` in inference (see the module for
     what it counts); not additive. Each architecture is traced once (a forward pass at batch 1) and cached.
