@@ -10,7 +10,9 @@ Layout of a run::
         result.json      the incumbent (best score) and the trial counts
 
 The estimator is the space's tabular benchmark (NAS-Bench-201: ``select`` picks the validation or test
-accuracy as the score; the test accuracy is always recorded), so a resumed run replays nothing.
+accuracy as the score; the test accuracy is always recorded), so a resumed run replays nothing. With a ``cost``
+and a ``cost_target`` the score is MnasNet's reward, accuracy * (cost / target)^w
+(:class:`~parsecnas.estimators.rewards.MnasReward`), and each trial records its ``accuracy`` and ``cost`` too.
 
 Example:
     >>> cfg = BlackBoxConfig(strategy="evolution", budget=20, seed=0)
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .config import check_finite, check_min, fill_typed_fields, to_dict, typed_by
+from .estimators.cost_specs import check_cost_spec, make_cost
+from .estimators.rewards import EXPONENTS, MnasReward
 from .estimators.tabular import NB201Benchmark, canonical_dataset
 from .run import Run, Timer
 from .run.ray_pool import RayPool, SequentialPool, import_ray, sequential_map
@@ -80,6 +84,16 @@ class BlackBoxConfig:
             that order (``trial``: place in the tell order, ``number``: in the ask order) and the checkpoint
             after every trial keeps the trials still in flight, which a resume evaluates again first. In-process
             the tell order is the ask order, and a run is deterministic.
+        cost: a cost (:func:`~parsecnas.estimators.cost_specs.make_cost`: ``nb201:<device>``, ``params``,
+            ``madds``, ``peak_mem``, ``lut:<file.json>``) folded into the score by MnasNet's reward,
+            score = accuracy * (cost / cost_target)^w; ``None``: the accuracy alone.
+        cost_target: the target T, in the cost's unit (ms, M, MiB); needed with ``cost``.
+        cost_constraint: ``soft`` (w = -0.07 on both sides of the target, MnasNet's soft constraint) or ``hard``
+            (w = 0 within the target, -1 beyond it).
+        cost_exponent: replaces MnasNet's w (<= 0): both sides' with ``soft``, the side beyond the target's
+            with ``hard``.
+        cost_setting: the network setting ``params``, ``madds`` and ``peak_mem`` are counted on (the
+            ``dataset``'s own when ``None``).
     """
 
     strategy: str = "evolution"
@@ -95,6 +109,11 @@ class BlackBoxConfig:
     ray: bool = False
     ray_address: str | None = None
     asynchronous: bool = False
+    cost: str | None = None
+    cost_target: float | None = None
+    cost_constraint: Literal["soft", "hard"] = "soft"
+    cost_exponent: float | None = None
+    cost_setting: str | None = None
 
     def __post_init__(self) -> None:
         check_finite(self)
@@ -110,6 +129,32 @@ class BlackBoxConfig:
         if self.ray_address is not None and (not isinstance(self.ray_address, str) or not self.ray_address.strip()):
             raise ValueError(f"ray_address must be a Ray cluster address such as 'auto' or 'ray://head:10001', "
                              f"or None; got {self.ray_address!r}")
+        self._check_cost()
+
+    def _check_cost(self) -> None:
+        if self.cost is not None:
+            check_cost_spec(str(self.cost))
+            if self.cost_target is None or not self.cost_target > 0:
+                raise ValueError(f"cost={self.cost!r} needs cost_target > 0 (in the cost's unit), got "
+                                 f"{self.cost_target}")
+        elif self.cost_target is not None or self.cost_exponent is not None:
+            raise ValueError("cost_target / cost_exponent are set but cost is not; name the cost, e.g. "
+                             "cost='nb201:raspi4'")
+        if self.cost_constraint not in EXPONENTS:
+            raise ValueError(f"cost_constraint must be one of {tuple(EXPONENTS)}, got {self.cost_constraint!r}")
+        if self.cost_exponent is not None and not self.cost_exponent <= 0:
+            raise ValueError(f"cost_exponent must be <= 0 (a positive w would reward cost), got "
+                             f"{self.cost_exponent}")
+
+    def reward(self, space: Space, estimator: Any) -> Any:
+        """``estimator`` with the cost folded in (:class:`MnasReward`), or unchanged without a cost."""
+        if self.cost is None:
+            return estimator
+        cost = make_cost(self.cost, space, self.cost_setting or canonical_dataset(self.dataset), self.data_dir)
+        alpha, beta = EXPONENTS[self.cost_constraint]
+        if self.cost_exponent is not None:
+            alpha, beta = (alpha if self.cost_constraint == "hard" else self.cost_exponent), self.cost_exponent
+        return MnasReward(estimator, cost, float(self.cost_target or 0), alpha=alpha, beta=beta)
 
     @property
     def uses_ray(self) -> bool:
@@ -125,9 +170,10 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
     ``config.ray`` (or ``ray_address``) each batch's trials run as parallel Ray tasks, told in the ask order.
     """
     space = get_space(config.space)
-    estimator = NB201Benchmark(config.dataset, select=config.select, data_dir=config.data_dir)
+    table = NB201Benchmark(config.dataset, select=config.select, data_dir=config.data_dir)
+    estimator = config.reward(space, table)
     strategy = create_blackbox(config.strategy, space, config.settings, config.seed)
-    len(estimator.table)  # reads the table now: a missing one is an error before the run directory exists
+    len(table.table)  # reads the table now: a missing one is an error before the run directory exists
     check_trackers(config.tracking)
     if config.uses_ray:
         import_ray()  # a missing extra is one line naming it, before the run directory exists
@@ -139,6 +185,8 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
         records = [r for r in run.metrics() if "trial" in r]
         timer = Timer(offset=0.0 if state is None else float(state["elapsed"])).start()
         best = max((r for r in records if r["state"] == "complete"), key=lambda r: r["score"], default=None)
+        if best is not None:  # a logged line: the trial's record without the incumbent fields logged beside it
+            best = {k: v for k, v in best.items() if k not in ("best_score", "best_arch")}
         pool = RayPool(config.ray_address) if config.uses_ray else None
         with run.tracking(config.tracking), pool or contextlib.nullcontext():  # mirrors of metrics.jsonl
             trials = (_asynchronous if config.asynchronous else _synchronous)(
@@ -155,6 +203,10 @@ def run_blackbox_search(config: BlackBoxConfig, run_dir: str | Path, *, resume: 
         result = {"strategy": config.strategy, "space": config.space, "dataset": config.dataset,
                   "select": config.select, "trials": len(records),
                   "failed": sum(r["state"] == "fail" for r in records), "best": best, "seconds": timer.elapsed}
+        if config.cost is not None:
+            result["cost"] = {"cost": config.cost, "target": config.cost_target, "alpha": estimator.alpha,
+                              "beta": estimator.beta, "trials_within_target": sum(
+                                  r["cost"] <= float(config.cost_target or 0) for r in records if "cost" in r)}
         for stem, obj in strategy.outputs().items():
             run.write_json(f"{stem}.json", obj)
         try:
@@ -219,8 +271,10 @@ def _record(space: Space, trial: Trial, told: int) -> dict[str, Any]:
     if trial.error is not None:
         out["error"] = trial.error
     if dataclasses.is_dataclass(trial.result) and not isinstance(trial.result, type):
-        out.update({k: v for k, v in dataclasses.asdict(trial.result).items()
-                    if isinstance(v, (int, float, str)) and k not in out})
+        fields = dataclasses.asdict(trial.result)
+        nested = [v for v in fields.values() if isinstance(v, dict)]  # a wrapped result (a reward's accuracy)
+        for part in (fields, *nested):
+            out.update({k: v for k, v in part.items() if isinstance(v, (int, float, str)) and k not in out})
     return out
 
 
@@ -254,6 +308,7 @@ def run_blackbox_seeds(config: BlackBoxConfig, root: str | Path, seeds: Sequence
 
     summary = {"strategy": config.strategy, "dataset": config.dataset, "budget": config.budget,
                "seeds": list(seeds), "score": mean_std("score"), "test_accuracy": mean_std("test_accuracy"),
+               **({"cost": mean_std("cost")} if config.cost is not None else {}),
                "runs": [str(root / f"seed-{s}") for s in seeds]}
     root.mkdir(parents=True, exist_ok=True)
     Run(root).write_json("summary.json", summary)

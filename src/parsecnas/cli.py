@@ -129,7 +129,9 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
     flags = {"strategy": args.strategy, "dataset": args.dataset, "budget": args.budget, "select": args.select,
              "seed": args.seed, "data_dir": args.data_dir, "ray": args.ray or args.ray_async or None,
-             "ray_address": args.ray_address, "asynchronous": args.ray_async or None}
+             "ray_address": args.ray_address, "asynchronous": args.ray_async or None,
+             "cost": args.cost, "cost_target": args.cost_target, "cost_constraint": args.cost_constraint,
+             "cost_exponent": args.cost_exponent}
     overrides = [f"{k}={v!r}" for k, v in flags.items() if v is not None] + _overrides(extra)
     config = load_config(BlackBoxConfig, args.config, overrides, base=_resumed(BlackBoxConfig, args))
     if args.print_config:
@@ -613,6 +615,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--ray-async", action="store_true",
                    help="Ray without a batch barrier: batch_size trials in flight, each told as it finishes and "
                         "its worker given the next ask (--asynchronous=True); results then depend on timing")
+    p.add_argument("--cost", help="fold a cost into the score, MnasNet's acc * (cost / target)^w: nb201:<device> "
+                                  "(e.g. nb201:raspi4), params, madds, peak_mem or lut:<file.json>")
+    p.add_argument("--cost-target", type=float, help="the cost target T, in the cost's unit (ms, M, MiB)")
+    p.add_argument("--cost-constraint", choices=("soft", "hard"),
+                   help="soft: w = -0.07 (default); hard: w = 0 within the target, -1 beyond")
+    p.add_argument("--cost-exponent", type=float, help="replaces w (<= 0; with hard, the side beyond the target)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("profile", help="measure a latency lookup table of a space's ops on this device (JSON)")

@@ -13,6 +13,7 @@ from .cost import (
 )
 from .cost_specs import make_cost
 from .latency import LatencyTable, device_name, measure_latency, profile_latency
+from .memory import ActivationTrace, PeakMemoryCost, trace_activations
 from .multifidelity import Hyperband, MultiFidelityResult, NB201Fidelity, SuccessiveHalving
 from .proxies import PROXIES, build_seeded, compute_proxies
 from .rewards import CostedResult, MnasReward
@@ -20,6 +21,7 @@ from .tabular import NB201Benchmark, NB201Table, TabularResult
 from .training import PartialTraining, PartialTrainingConfig, TrainingResult
 
 __all__ = [
+    "ActivationTrace",
     "AdditiveCost",
     "AdditiveTable",
     "Cost",
@@ -34,6 +36,7 @@ __all__ = [
     "NB201Table",
     "PartialTraining",
     "PartialTrainingConfig",
+    "PeakMemoryCost",
     "PROXIES",
     "SuccessiveHalving",
     "TabularResult",
@@ -49,4 +52,5 @@ __all__ = [
     "nb201_latency_cost",
     "parameter_cost",
     "profile_latency",
+    "trace_activations",
 ]

@@ -30,7 +30,7 @@ import torch
 
 from ..distributions import CategoricalProduct
 from ..estimators.cost import AdditiveTable, Cost
-from ..estimators.cost_specs import make_cost
+from ..estimators.cost_specs import check_additive_spec, make_cost
 from ..spaces.base import Space, as_relaxed
 
 METHODS = ("penalty", "lagrangian")
@@ -166,6 +166,8 @@ class LatencyLossFields:
     latency_beta: float = 0.6
 
     def check_latency_fields(self) -> None:
+        if self.cost is not None:
+            check_additive_spec(str(self.cost), "FBNet's latency loss (expected cost of the relaxed cell)")
         if not self.latency_alpha > 0 or not self.latency_beta > 0:
             raise ValueError(f"need latency_alpha > 0 and latency_beta > 0; got {self.latency_alpha}, "
                              f"{self.latency_beta}")

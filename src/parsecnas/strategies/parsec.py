@@ -31,7 +31,7 @@ from torch import nn
 from ..config import check_finite
 from ..distributions import CategoricalProduct
 from ..estimators.cost import Cost
-from ..estimators.cost_specs import make_cost
+from ..estimators.cost_specs import check_additive_spec, make_cost
 from ..nets.supernet import training_loss
 from ..ops import PRIMITIVES
 from ..optim import WeightOptimizer
@@ -192,6 +192,8 @@ class ParsecConfig(Scheduled):
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if self.cost is not None:
+            check_additive_spec(str(self.cost), "PARSEC's cost budget (an exact expected cost under p(alpha | pi))")
 
     def resolved(self) -> ParsecConfig:
         """This config with every remedy field that is ``None`` filled in from the preset."""
