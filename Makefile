@@ -23,7 +23,7 @@ docs: $(STAMP)
 
 # two workers: CI and the development machine have 2 cores
 test: lint docs
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 demo: $(STAMP)
 	$(VENV)/bin/parsecnas demo
