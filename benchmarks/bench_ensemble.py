@@ -108,9 +108,11 @@ def main() -> None:
         config = train_config(args, seed)
         by_seed[seed] = {}
         for entry in ENTRIES:
-            result = train_ensemble(members_of(entry, args, seed), config, out / f"seed-{seed}" / entry,
+            root = out / f"seed-{seed}" / entry
+            started = root.is_dir() and any(root.glob("member-*/config.yaml"))  # resume what a rerun left
+            result = train_ensemble(members_of(entry, args, seed), config, root,
                                     mode_first=entry == "mode" or (entry == "learnt" and args.with_mode),
-                                    resume=True, progress=False)
+                                    resume=started, progress=False)
             by_seed[seed][entry] = result
             print(json.dumps({"seed": seed, "entry": entry, "size": result["size"],
                               "test_error_pct": result["test_error_pct"],
