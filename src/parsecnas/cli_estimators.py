@@ -1,7 +1,7 @@
-"""``parsecnas proxies`` and ``parsecnas halving``: zero-cost proxies and successive halving / Hyperband from
-the command line (the library calls are :func:`parsecnas.estimators.proxies.compute_proxies`,
-:class:`~parsecnas.estimators.multifidelity.SuccessiveHalving` and
-:class:`~parsecnas.estimators.multifidelity.Hyperband`)."""
+"""``parsecnas proxies``, ``parsecnas halving`` and ``parsecnas profile``: zero-cost proxies, successive halving /
+Hyperband and latency lookup tables from the command line (the library calls are
+:func:`parsecnas.estimators.proxies.compute_proxies`, :class:`~parsecnas.estimators.multifidelity.SuccessiveHalving`,
+:class:`~parsecnas.estimators.multifidelity.Hyperband` and :func:`parsecnas.estimators.latency.profile_latency`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from .config import ConfigError
 
-__all__ = ["add_parsers", "cmd_halving", "cmd_proxies"]
+__all__ = ["add_parsers", "cmd_halving", "cmd_profile", "cmd_proxies"]
 
 
 def cmd_proxies(args: argparse.Namespace, extra: Sequence[str]) -> int:
@@ -134,6 +134,41 @@ def cmd_halving(args: argparse.Namespace, extra: Sequence[str]) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    """Measures a latency lookup table of a space's network setting on this device and writes it as JSON."""
+    import ast
+
+    from .estimators.latency import profile_latency
+    from .run.resources import resolve_device
+    from .spaces import get_space
+
+    if extra:
+        raise ConfigError(f"unrecognised arguments {list(extra)}; network options are given as --net KEY=VALUE")
+    options = {}
+    for item in args.net:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--net {item!r}: give KEY=VALUE, e.g. --net num_cells=8")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value
+    space = get_space(args.space)
+    setting = space.net_setting(args.setting, **options)
+    try:
+        table = profile_latency(space, setting, resolve_device(args.device), args.batch, args.warmup, args.repeats,
+                                args.fixed_archs, clock=args.clock)
+    except TypeError as err:  # a --net option the space's networks do not take
+        if "unexpected keyword argument" not in str(err):
+            raise
+        raise ConfigError(f"--net: {str(err).split('(')[0]}{str(err).split(')', 1)[-1]}; the network options of "
+                          f"the {args.space} space are its build arguments (e.g. num_cells, channels)") from None
+    out = table.save(args.out or f"latency-{args.space}-{args.setting}.json")
+    print(f"{len(table.ops)} op sites timed on {table.device} (batch {table.batch}); fixed part {table.fixed:.3f} ms "
+          f"(median of {len(table.fixed_samples)} networks); written to {out}")
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     """The ``proxies`` and ``halving`` sub-commands on the CLI's sub-parsers."""
     p = sub.add_parser("proxies", help="zero-cost proxies of random architectures of a space (rank correlation "
@@ -165,3 +200,18 @@ def add_parsers(sub: Any) -> None:
                                                       "ray extra); the same result as in-process")
     p.add_argument("--ray-address", help="an existing Ray cluster for the rungs ('auto', 'ray://head:10001')")
     p.set_defaults(func=cmd_halving)
+    p = sub.add_parser("profile", help="measure a latency lookup table of a space's ops on this device (JSON)")
+    p.add_argument("--space", default="darts", help="search space (default darts)")
+    p.add_argument("--setting", default="cifar10", help="the space's network setting (darts: cifar10, imagenet; "
+                                                        "nb201: cifar10, cifar100, imagenet16)")
+    p.add_argument("--net", action="append", default=[], metavar="KEY=VALUE",
+                   help="a network option overriding the setting's (e.g. --net num_cells=8 --net channels=16)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=20, help="timed runs per op (the median is kept)")
+    p.add_argument("--fixed-archs", type=int, default=5, help="random networks timed for the fixed part")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall time (default), or process CPU time (one thread, on a machine shared with other jobs)")
+    p.add_argument("--out", help="output file (default latency-SPACE-SETTING.json)")
+    p.set_defaults(func=cmd_profile)
