@@ -220,6 +220,7 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, resume: bool = Fals
 
     Example:
         >>> from parsecnas.search import SearchConfig, NetConfig, run_search
+        >>> from parsecnas.strategies import ParsecConfig
         >>> cfg = SearchConfig(epochs=1, steps_per_epoch=2, net=NetConfig(num_cells=3, channels=4),
         ...                    settings=ParsecConfig(samples=2))
         >>> result = run_search(cfg, "/tmp/parsecnas-doc-run", progress=False)  # doctest: +SKIP

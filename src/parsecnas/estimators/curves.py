@@ -19,7 +19,7 @@ Example:
     >>> t = np.arange(1, 11)
     >>> curve = 0.9 - 0.5 * t ** -0.8
     >>> p = predict_final(curve[:5], 10)
-    >>> abs(p.mean - curve[-1]) < 0.02
+    >>> bool(abs(p.mean - curve[-1]) < 0.02)
     True
 """
 
