@@ -89,6 +89,9 @@ def test_a_bad_source_is_a_one_line_value_error(tmp_path: Path) -> None:
         resolve_subnet(tmp_path)
     (tmp_path / "architecture.txt").write_text(SUBNET + "\n")
     assert str(resolve_subnet(tmp_path)) == SUBNET
+    (tmp_path / "config.yaml").write_text("space: ofa\ndata: {dataset: fashion-mnist-small}\nnet: {channels: 8}\n")
+    defaults = scalable_entry("elastic").default_config(str(tmp_path))  # a search run's data and channels
+    assert (defaults.dataset, defaults.channels) == ("fashion-mnist-small", 8)
     with pytest.raises(ValueError, match="need channels >= 1"):
         SubnetConfig(channels=0)
 
