@@ -23,6 +23,7 @@ LAYERS = {
     "train": 5,
     "warm_start": 5, "blackbox_run": 5, "library": 5,
     "ensemble": 6, "tune": 6, "tune_space": 1, "scaling": 6, "scaling.base": 1, "scaling.search": 5,
+    "scaling.elastic": 6,
     "cli": 7, "cli_estimators": 7, "cli_tune": 7, "cli_library": 7, "cli_scale": 7, "cli_elastic": 7, "cli_models": 7,
     "__main__": 8,
 }

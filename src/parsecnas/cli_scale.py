@@ -70,7 +70,17 @@ def run_scale(args: argparse.Namespace, overrides: Sequence[str], run_dir: str) 
     print(f"\nscale.json: {run_dir}/scale.json")
     if result["train_command"]:
         print(f"train the phi = {result['phi']:g} network with:\n  {result['train_command']}")
+    else:  # no training command for this kind: the fields that make the network
+        settings = {k: v for k, v in result["scaled"].items() if k in result["base"] and k not in _AXES}
+        print(f"the phi = {result['phi']:g} network: " + " ".join(f"{k}={_setting(v)}" for k, v in settings.items()))
     return 0
+
+
+_AXES = ("depth", "width", "resolution")
+
+
+def _setting(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def _size(row: dict[str, Any]) -> str:

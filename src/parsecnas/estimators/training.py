@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..config import check_finite
 from ..data import Loader, LoaderConfig, load_dataset, train_search_split
@@ -109,6 +111,14 @@ class PartialTraining:
         self._train_idx, self._valid_idx = train_idx, valid_idx[pick].sort().values
 
     def __call__(self, arch: Any, epochs: float | None = None) -> TrainingResult:
+        ds = self.dataset
+        return self.fit(lambda: self.space.build(arch, num_classes=ds.num_classes, in_channels=ds.in_channels,
+                                                 **self._options()), arch, epochs)
+
+    def fit(self, build: Callable[[], nn.Module], arch: Any, epochs: float | None = None) -> TrainingResult:
+        """Trains the network ``build()`` makes (seeded) as :meth:`__call__` trains ``space.build(arch)``: for a
+        network the space does not build itself (a sub-network scaled past the space's sizes); ``arch`` is what
+        the result records."""
         c = self.config
         epochs = c.epochs if epochs is None else float(epochs)
         if epochs <= 0:
@@ -119,8 +129,7 @@ class PartialTraining:
         valid = Loader.from_dataset(ds, "train", self._valid_idx, LoaderConfig.for_evaluation(256),
                                     device=self.device)
         steps = max(1, math.ceil(epochs * (c.steps_per_epoch or len(train))))
-        net = seeded(c.seed, lambda: self.space.build(arch, num_classes=ds.num_classes, in_channels=ds.in_channels,
-                                                        **self._options()))
+        net = seeded(c.seed, build)
         net = net.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         sgd = torch.optim.SGD(net.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(sgd, steps)

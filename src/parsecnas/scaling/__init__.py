@@ -2,7 +2,8 @@
 
 :mod:`~parsecnas.scaling.base` holds the maths and the :class:`ScalableNet` interface, :mod:`~parsecnas.scaling.search`
 the coefficient search and the scaled network (``parsecnas scale``), :mod:`~parsecnas.scaling.genotype` the DARTS
-evaluation network as a scalable family (``kind: genotype``). Importing this package registers every family.
+evaluation network as a scalable family (``kind: genotype``), :mod:`~parsecnas.scaling.elastic` an elastic (OFA)
+sub-network (``kind: elastic``). Importing this package registers every family.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from .base import (
     round_to_multiple,
     scalable_entry,
 )
+from .elastic import ElasticNet, SubnetConfig, resolve_subnet
 from .genotype import GenotypeNet, stage_cells
 from .search import ScaleConfig, phis, scale
 
-__all__ = ["Coefficients", "Dims", "GenotypeNet", "NetCost", "Rounding", "ScalableEntry", "ScalableNet",
-           "ScaleConfig", "feasible_grid", "list_scalable", "phis", "register_scalable", "round_to_multiple",
-           "scalable_entry", "scale", "stage_cells"]
+__all__ = ["Coefficients", "Dims", "ElasticNet", "GenotypeNet", "NetCost", "Rounding", "ScalableEntry", "ScalableNet",
+           "ScaleConfig", "SubnetConfig", "feasible_grid", "list_scalable", "phis", "register_scalable",
+           "resolve_subnet", "round_to_multiple", "scalable_entry", "scale", "stage_cells"]
