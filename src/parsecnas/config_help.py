@@ -26,7 +26,7 @@ import textwrap
 from collections import Counter
 from typing import Any, get_type_hints
 
-from .config import _leaf_paths, _type_name
+from ._config_convert import _leaf_paths, _type_name
 
 __all__ = ["attribute_docs", "config_help"]
 
