@@ -13,14 +13,15 @@ ROOT = Path(parsecnas.__file__).parent
 # the layer of each module (by dotted prefix under parsecnas; the longest prefix wins); imports may only point to
 # the same or a lower layer
 LAYERS = {
-    "_text": 0, "_config_convert": 0, "config": 0, "config_help": 0, "run": 0, "run.distributed": 0, "run.tracking": 0, "run.ray_pool": 0,
+    "_text": 0, "_config_convert": 0, "config": 0, "config_help": 0, "run": 0, "run.distributed": 0, "run.tracking": 0,
+    "run.ray_pool": 0,
     "ops": 1,
     "distributions": 1, "spaces.base": 1, "spaces.genotype": 1,
     "spaces.nb201_arch": 1, "spaces.elastic_arch": 1, "data": 1, "optim": 1, "nets": 2, "report": 2, "report.runs": 2,
     "report.html": 2, "export": 3, "evaluation": 3,
     "spaces": 3, "estimators": 4, "predict": 4, "pareto": 1, "strategies": 4, "search": 5, "search_config": 5,
     "elastic_extract": 5,
-    "train": 5,
+    "train": 5, "train_config": 5, "train_seeds": 5,
     "warm_start": 5, "blackbox_run": 5, "library": 5,
     "ensemble": 6, "tune": 6, "tune_space": 1, "scaling": 6, "scaling.base": 1, "scaling.search": 5,
     "scaling.elastic": 6,

@@ -14,7 +14,7 @@ import parsecnas.train as train_module
 from parsecnas.data import Loader, LoaderConfig, load_dataset
 from parsecnas.nets import build_network
 from parsecnas.ops import drop_path
-from parsecnas.run import Run
+from parsecnas.run import Run, RunError
 from parsecnas.spaces.genotype import Genotype
 from parsecnas.train import (
     TrainConfig,
@@ -22,9 +22,9 @@ from parsecnas.train import (
     protocol_config,
     search_provenance,
     train_genotype,
-    train_seeds,
     training_loss,
 )
+from parsecnas.train_seeds import train_seeds
 
 TINY = TrainConfig(dataset="fashion-mnist-small", num_cells=3, channels=8, epochs=2, steps_per_epoch=3,
                    batch_size=16, cutout=0, eval_batch_size=500)
@@ -229,6 +229,6 @@ def test_a_run_stored_before_validation_existed_resumes_only_without_it(tmp_path
     stored = (tmp_path / "r" / "config.yaml").read_text()
     old = "\n".join(line for line in stored.splitlines() if not line.startswith(("validation:", "val_examples:")))
     (tmp_path / "r" / "config.yaml").write_text(old + "\n")
-    with pytest.raises(train_module.RunError, match="validation: stored '<absent>', given 'held_out'"):
+    with pytest.raises(RunError, match="validation: stored '<absent>', given 'held_out'"):
         train_genotype("DARTS_V2", replace(cfg, validation="held_out"), tmp_path / "r", resume=True, progress=False)
     train_genotype("DARTS_V2", cfg, tmp_path / "r", resume=True, progress=False)  # it trained on every image

@@ -149,7 +149,8 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from .train import TrainConfig, protocol_config, search_data, train_genotype, train_seeds
+    from .train import TrainConfig, protocol_config, search_data, train_genotype
+    from .train_seeds import train_seeds
 
     if args.ensemble is None and not (args.ensemble_random or args.with_mode):
         from .spaces import resolve_genotype

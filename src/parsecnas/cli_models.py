@@ -88,7 +88,7 @@ def cmd_predict(args: argparse.Namespace, extra: Sequence[str]) -> int:
 def cmd_table(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """The PARSEC-Table-1-style comparison of runs: training, search and black-box runs, or folders of them."""
     from .report.table import format_table
-    from .train import iter_results
+    from .train_seeds import iter_results
 
     if extra:
         raise ConfigError(f"unrecognised arguments {list(extra)}")

@@ -17,7 +17,8 @@ from parsecnas.run import Run
 from parsecnas.run.ray_pool import RayPool
 from parsecnas.spaces import get_space, sample_uniform
 from parsecnas.strategies.blackbox_async import replay_async
-from parsecnas.train import TrainConfig, train_genotype, train_seeds
+from parsecnas.train import TrainConfig, train_genotype
+from parsecnas.train_seeds import train_seeds
 
 TINY = TrainConfig(dataset="fashion-mnist-small", num_cells=2, channels=4, epochs=2, steps_per_epoch=2,
                    batch_size=8, cutout=0, eval_batch_size=500, validation="held_out", val_examples=64,
