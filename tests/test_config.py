@@ -7,7 +7,7 @@ from typing import Literal, Optional
 import pytest
 import yaml
 
-from parsecnas.config import ConfigError, apply_overrides, from_dict, load_config, save_config, to_dict
+from parsecnas.config import ConfigError, apply_overrides, from_dict, load_config, save_config, stored_config, to_dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,3 +240,13 @@ def test_a_nested_field_is_reached_by_its_own_name_when_unique() -> None:
     with pytest.raises(ConfigError, match="did you mean 'optim.momentum'"):
         apply_overrides(_Outer(), ["momentun=0.2"])
     assert apply_overrides(_Outer(), ["optim.lr=0.2"]) == _Outer(optim=_Optim(lr=0.2))  # the input is left alone
+
+
+def test_stored_config_drops_what_a_run_stores_beside_the_fields_and_names_the_run_when_it_fails() -> None:
+    stored = {"epochs": 3, "genotype": {"normal": []}}
+    assert stored_config(Search, stored, "the stored config of runs/r", drop=("genotype",)) == Search(epochs=3)
+    assert stored_config(Search, None, "the stored config of runs/r") == Search()  # an empty config.yaml
+    with pytest.raises(ConfigError, match=r"the stored config of runs/r does not load \(unknown key 'genotype'"):
+        stored_config(Search, stored, "the stored config of runs/r")
+    with pytest.raises(ConfigError, match="runs/r does not load .*expected a mapping.*got list.*--config"):
+        stored_config(Search, [1, 2], "the stored config of runs/r")

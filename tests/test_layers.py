@@ -26,6 +26,7 @@ LAYERS = {
     "ensemble": 6, "tune": 6, "tune_space": 1, "scaling": 6, "scaling.base": 1, "scaling.search": 5,
     "scaling.elastic": 6,
     "cli": 7, "cli_estimators": 7, "cli_tune": 7, "cli_library": 7, "cli_scale": 7, "cli_elastic": 7, "cli_models": 7,
+    "cli_train": 7,
     "__main__": 8,
 }
 

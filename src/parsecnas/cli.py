@@ -26,7 +26,7 @@ EXPORT_FORMATS = ("torchscript", "pt2", "onnx")
 two equal)."""
 
 if TYPE_CHECKING:
-    from .train import TrainConfig
+    pass
 
 # torch and the library load only once a command runs, so `parsecnas --help` and `--version` answer at once
 
@@ -63,19 +63,14 @@ def _overrides(extra: Sequence[str]) -> list[str]:
 def _resumed(cls: type, args: argparse.Namespace, base: Any = None) -> Any:
     """With ``--resume`` and no ``--config``, the run's own stored config (flags go over it), so that
     ``--resume --run-dir R`` alone continues R as it was started; else ``base``."""
-    import yaml
+    from .config import read_yaml, stored_config
 
     stored = Path(args.run_dir or "") / "config.yaml"
     if not (args.resume and args.config is None and args.run_dir and stored.is_file()):
         return base
-    from .config import from_dict
-
-    data = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
-    data.pop("genotype", None)  # a training run stores its genotype beside the TrainConfig fields
-    try:
-        return from_dict(cls, data)
-    except ConfigError as err:
-        raise ConfigError(f"the stored config of {args.run_dir} does not load ({err}); give it with --config") from err
+    data = read_yaml(stored, "stored config", "the run's own config.yaml")
+    # a training run stores its genotype beside the TrainConfig fields
+    return stored_config(cls, data, f"the stored config of {args.run_dir}", drop=("genotype",))
 
 
 def _print_config(config: Any) -> int:
@@ -149,8 +144,7 @@ def cmd_bench(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 
 def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
-    from .train import TrainConfig, protocol_config, search_data, train_genotype
-    from .train_seeds import train_seeds
+    from .train import TrainConfig, protocol_config, search_data
 
     if args.ensemble is None and not (args.ensemble_random or args.with_mode):
         from .spaces import resolve_genotype
@@ -167,69 +161,9 @@ def cmd_train(args: argparse.Namespace, extra: Sequence[str]) -> int:
               f"C = {config.channels}, {config.epochs} epochs"
               + (f" x {config.steps_per_epoch} steps" if config.steps_per_epoch else "")
               + f", batch {config.batch_size}; any field can be set with --key=value", flush=True)
-    if (args.ray or args.ray_address) and not args.seeds:
-        raise ConfigError("--ray runs each seed of --seeds as a Ray task; add --seeds S1 S2 ... (one training "
-                          "runs in this process, or under torchrun)")
-    if args.ensemble is not None or args.ensemble_random or args.with_mode:
-        return _train_ensemble(args, config)
-    run_dir = args.run_dir = _run_dir("train", args.run_dir, config.device)  # named if interrupted
-    if args.seeds:
-        pool = _seed_pool(args)
-        with pool or contextlib.nullcontext():
-            summary = train_seeds(args.genotype, config, run_dir, args.seeds, resume=args.resume,
-                                  progress=not args.quiet, **({} if pool is None else {"mapper": pool.map}))
-        print(json.dumps({k: v for k, v in summary.items() if k not in ("genotype", "runs")}, indent=2))
-        print(f"\nresults: {run_dir}/summary.json; compare runs with: parsecnas table {run_dir}")
-        return 0
-    result = train_genotype(args.genotype, config, run_dir, resume=args.resume, progress=not args.quiet)
-    print(json.dumps({k: v for k, v in result.items() if k != "genotype"}, indent=2))
-    print(f"\nmodel: {run_dir}/model.pt (evaluate: parsecnas evaluate {run_dir}; "
-          f"export: parsecnas export {run_dir} --format torchscript)")
-    return 0
+    from .cli_train import run_train
 
-
-def _seed_pool(args: argparse.Namespace) -> Any:
-    """The Ray pool that ``train --seeds ... --ray`` runs its seeds on, or None without ``--ray``."""
-    if not (args.ray or args.ray_address):
-        return None
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError("--ray and torchrun do not combine: under torchrun every rank trains each seed together; "
-                          "launch without torchrun to run the seeds as Ray tasks")
-    from .run.ray_pool import RayPool, import_ray
-
-    import_ray()  # a missing extra is one line before any seed starts
-    return RayPool(args.ray_address)
-
-
-def _train_ensemble(args: argparse.Namespace, config: TrainConfig) -> int:
-    """``train RUN_DIR --ensemble M``: M members sampled from the search's learnt distribution (or, with
-    ``--ensemble-random``, uniform over its space), each trained from scratch; their softmax outputs averaged."""
-    from .ensemble import random_ensemble, run_space, sample_ensemble, train_ensemble
-    from .spaces.genotype import genotype_path
-
-    m, source = args.ensemble, Path(args.genotype)
-    if m is None:
-        raise ConfigError("--ensemble-random and --with-mode need the ensemble size: --ensemble M")
-    if m < 1:
-        raise ConfigError(f"--ensemble {m}: the ensemble size M must be an integer >= 1 (e.g. --ensemble 4)")
-    if args.seeds:
-        raise ConfigError(f"--ensemble {m} and --seeds {args.seeds} do not combine; member i trains with seed "
-                          "S + i (set S with --seed=S)")
-    if args.ensemble_random and args.with_mode:
-        raise ConfigError("--with-mode puts the learnt mode first; --ensemble-random draws uniform members only")
-    if genotype_path(args.genotype) is None or not (source / "distribution.json").is_file():
-        raise ConfigError(f"--ensemble needs a PARSEC search run directory holding distribution.json; "
-                          f"{args.genotype!r} is not one (train a genotype name or file without --ensemble)")
-    if args.ensemble_random:
-        members = random_ensemble(run_space(source), m, config.seed)
-    else:
-        members = sample_ensemble(source, m, config.seed, include_mode=args.with_mode)
-    run_dir = args.run_dir = _run_dir("ensemble", args.run_dir)  # named in the message of an interrupt
-    summary = train_ensemble(members, config, run_dir, mode_first=args.with_mode, resume=args.resume,
-                             progress=not args.quiet)
-    print(json.dumps({k: v for k, v in summary.items() if k != "members"}, indent=2))
-    print(f"\nresults: {run_dir}/ensemble.json; members: {run_dir}/member-0 .. member-{m - 1}")
-    return 0
+    return run_train(args, config, _run_dir)
 
 
 def cmd_tune(args: argparse.Namespace, extra: Sequence[str]) -> int:

@@ -14,22 +14,15 @@ __all__ = ["add_parsers", "run_scale", "scale_epilog"]
 def _config(args: argparse.Namespace, overrides: Sequence[str]) -> Any:
     """The ``ScaleConfig``: the family's defaults for SOURCE (a resumed run's stored config), a ``--config``
     file, then ``--grid`` and the ``--key=value`` fields."""
-    import yaml
-
-    from .config import ConfigError, from_dict, load_config
+    from .config import load_config, read_yaml, stored_config
     from .scaling import ScaleConfig, scalable_entry
 
     kind = next((o.split("=", 1)[1].strip("'\"") for o in overrides if o.startswith("kind=")), "genotype")
     base = ScaleConfig(kind=kind, net=scalable_entry(kind).default_config(args.source))
     stored = Path(args.run_dir or "") / "config.yaml"
     if args.resume and args.config is None and args.run_dir and stored.is_file():
-        data = {k: v for k, v in (yaml.safe_load(stored.read_text(encoding="utf-8")) or {}).items()
-                if k not in ("source", "network")}
-        try:
-            base = from_dict(ScaleConfig, data)
-        except ConfigError as err:
-            raise ConfigError(f"the stored config of {args.run_dir} does not load ({err}); give it with "
-                              "--config") from err
+        data = read_yaml(stored, "stored config", "the run's own config.yaml")
+        base = stored_config(ScaleConfig, data, f"the stored config of {args.run_dir}", drop=("source", "network"))
     grid = [f"{name}={tuple(args.grid)!r}" for name in ("alphas", "betas", "gammas")] if args.grid else []
     return load_config(ScaleConfig, args.config, [*grid, *overrides], base=base)
 

@@ -22,12 +22,12 @@ _TUNE_FLAGS = {"trials": "trials", "sampler": "sampler", "pruner": "pruner", "mi
 
 def _stored(run_dir: str) -> dict[str, Any] | None:
     """The settings a study stored in ``run_dir/config.yaml`` (None for a new run directory)."""
-    import yaml
+    from .config import read_yaml
 
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         return None
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path, "stored config", "the run's own config.yaml")
     if not isinstance(data, dict) or not {"train", "tune", "space"} <= set(data):
         raise ConfigError(f"{run_dir} is not a tune run directory (its config.yaml has no train/tune/space); "
                           "give another --run-dir")
@@ -36,12 +36,9 @@ def _stored(run_dir: str) -> dict[str, Any] | None:
 
 def from_stored(cls: type, stored: dict[str, Any], key: str, run_dir: str) -> Any:
     """The ``cls`` config stored under ``key`` of a tune run's config.yaml."""
-    from .config import from_dict
+    from .config import stored_config
 
-    try:
-        return from_dict(cls, stored[key] or {})
-    except ConfigError as err:
-        raise ConfigError(f"the stored {key} settings of {run_dir} do not load ({err})") from err
+    return stored_config(cls, stored[key], f"the stored {key} settings of {run_dir}")
 
 
 def _stored_genotype(stored: dict[str, Any]) -> Any:

@@ -56,7 +56,8 @@ from parsecnas._config_convert import (
 from parsecnas._text import short_repr
 
 __all__ = ["ConfigError", "TypedBy", "apply_overrides", "check_choice", "check_device", "check_finite",
-           "check_min", "fill_typed_fields", "from_dict", "load_config", "save_config", "to_dict", "typed_by"]
+           "check_min", "fill_typed_fields", "from_dict", "load_config", "read_yaml", "save_config", "stored_config",
+           "to_dict", "typed_by"]
 
 T = TypeVar("T")
 
@@ -196,6 +197,24 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     if base is not None:
         data = _merged(to_dict(base), data)
     return apply_overrides(from_dict(cls, data), overrides)
+
+
+def stored_config(cls: type[T], data: Any, what: str, drop: Iterable[str] = ()) -> T:
+    """The ``cls`` config a run stored (``data``: its ``config.yaml``, or a section of it), without the keys in
+    ``drop`` (what the run stores beside the config's fields, e.g. a training run's genotype).
+
+    Raises:
+        ConfigError: naming ``what`` (``the stored config of runs/r``) when the data do not build a ``cls``; a run
+            stored by another version may need its settings given again with ``--config``.
+    """
+    data = {} if data is None else data
+    try:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"expected a mapping of keys to values, got {type(data).__name__}")
+        skip = set(drop)
+        return from_dict(cls, {k: v for k, v in data.items() if k not in skip})
+    except ConfigError as err:
+        raise ConfigError(f"{what} does not load ({err}); give the settings with --config") from err
 
 
 def read_yaml(path: str | Path, what: str, wanted: str) -> Any:
