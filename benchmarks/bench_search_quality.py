@@ -1,5 +1,6 @@
 """Search quality, honestly: a short PARSEC search, then its mode and random architectures of the same space
-trained from scratch with the same small budget; mean and std over seeds.
+trained from scratch with the same small budget; mean and std over seeds. The defaults are the demo's budget
+(``parsecnas.demo``: what ``parsecnas demo`` searches and trains); each flag changes one part of it.
 
     python benchmarks/bench_search_quality.py --dataset fashion-mnist-small --seeds 0 1 2 --random 3
     PARSECNAS_DATA=../shared/data python benchmarks/bench_search_quality.py --dataset cifar10 --seeds 0 1 2
@@ -13,14 +14,17 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from parsecnas.search import DataConfig, NetConfig, SearchConfig, run_search
+from parsecnas.demo import demo_search_config, demo_train_config
+from parsecnas.search import NetConfig, run_search
 from parsecnas.spaces import get_space, sample_uniform
-from parsecnas.strategies import ParsecConfig
-from parsecnas.train import TrainConfig, train_genotype
+from parsecnas.train import train_genotype
+
+DEMO, DEMO_TRAIN = demo_search_config(), demo_train_config("fashion-mnist-small")
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,19 +33,19 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--random", type=int, default=5, help="random architectures trained per seed")
     p.add_argument("--preset", choices=["robust", "paper"], default="robust", help="PARSEC's preset")
-    p.add_argument("--search-epochs", type=int, default=4)
-    p.add_argument("--search-steps", type=int, default=25)
-    p.add_argument("--samples", type=int, default=8, help="PARSEC's K")
-    p.add_argument("--min-weight", type=float, default=1e-3)
+    p.add_argument("--search-epochs", type=int, default=DEMO.epochs)
+    p.add_argument("--search-steps", type=int, default=DEMO.steps_per_epoch)
+    p.add_argument("--samples", type=int, default=DEMO.settings.samples, help="PARSEC's K")
+    p.add_argument("--min-weight", type=float, default=DEMO.settings.min_weight)
     p.add_argument("--warmup-steps", type=int, default=None,
                    help="PARSEC steps that train weights only (default: the preset's, robust: 25%% of the search)")
-    p.add_argument("--search-cells", type=int, default=5)
-    p.add_argument("--search-channels", type=int, default=8)
-    p.add_argument("--batch", type=int, default=48)
-    p.add_argument("--train-epochs", type=int, default=2)
-    p.add_argument("--train-steps", type=int, default=60)
-    p.add_argument("--train-cells", type=int, default=5)
-    p.add_argument("--train-channels", type=int, default=12)
+    p.add_argument("--search-cells", type=int, default=DEMO.net.num_cells)
+    p.add_argument("--search-channels", type=int, default=DEMO.net.channels)
+    p.add_argument("--batch", type=int, default=DEMO.data.batch_size)
+    p.add_argument("--train-epochs", type=int, default=DEMO_TRAIN.epochs)
+    p.add_argument("--train-steps", type=int, default=DEMO_TRAIN.steps_per_epoch)
+    p.add_argument("--train-cells", type=int, default=DEMO_TRAIN.num_cells)
+    p.add_argument("--train-channels", type=int, default=DEMO_TRAIN.channels)
     p.add_argument("--out", default="runs/bench-quality")
     return p.parse_args()
 
@@ -50,15 +54,15 @@ def main() -> None:
     args = parse_args()
     out = Path(args.out) / args.dataset
     space = get_space("darts")
-    train_cfg = TrainConfig(dataset=args.dataset, num_cells=args.train_cells, channels=args.train_channels,
-                            epochs=args.train_epochs, steps_per_epoch=args.train_steps, batch_size=64, cutout=0)
+    train_cfg = replace(DEMO_TRAIN, dataset=args.dataset, num_cells=args.train_cells, channels=args.train_channels,
+                        epochs=args.train_epochs, steps_per_epoch=args.train_steps)
     rows, mode_accs, random_accs = [], [], []
     for seed in args.seeds:
-        cfg = SearchConfig(seed=seed, epochs=args.search_epochs, steps_per_epoch=args.search_steps,
-                           net=NetConfig(args.search_cells, args.search_channels),
-                           data=DataConfig(dataset=args.dataset, batch_size=args.batch),
-                           settings=ParsecConfig(preset=args.preset, samples=args.samples,
-                                               min_weight=args.min_weight, warmup_steps=args.warmup_steps))
+        cfg = replace(DEMO, seed=seed, epochs=args.search_epochs, steps_per_epoch=args.search_steps,
+                      net=NetConfig(args.search_cells, args.search_channels),
+                      data=replace(DEMO.data, dataset=args.dataset, batch_size=args.batch),
+                      settings=replace(DEMO.settings, preset=args.preset, samples=args.samples,
+                                       min_weight=args.min_weight, warmup_steps=args.warmup_steps))
         start = time.perf_counter()
         search_dir = out / f"seed{seed}" / f"search-{args.preset}"
         result = run_search(cfg, search_dir, resume=(search_dir / "config.yaml").is_file(), progress=False)
@@ -69,8 +73,8 @@ def main() -> None:
         accs = {}
         for name, genotype in candidates:
             run_dir = out / f"seed{seed}" / (f"mode-{args.preset}" if name == "mode" else name)
-            res = train_genotype(genotype, TrainConfig(**{**train_cfg.__dict__, "seed": seed}), run_dir,
-                                 resume=True, progress=False)
+            res = train_genotype(genotype, replace(train_cfg, seed=seed), run_dir,
+                                 resume=(run_dir / "config.yaml").is_file(), progress=False)
             accs[name] = res["test_accuracy"]
         mode_accs.append(accs["mode"])
         rand = [v for k, v in accs.items() if k != "mode"]

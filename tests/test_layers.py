@@ -22,7 +22,7 @@ LAYERS = {
     "spaces": 3, "estimators": 4, "predict": 4, "pareto": 1, "strategies": 4, "search": 5, "search_config": 5,
     "elastic_extract": 5,
     "train": 5, "train_config": 5, "train_seeds": 5,
-    "warm_start": 5, "blackbox_run": 5, "library": 5,
+    "warm_start": 5, "demo": 5, "blackbox_run": 5, "library": 5,
     "ensemble": 6, "tune": 6, "tune_space": 1, "scaling": 6, "scaling.base": 1, "scaling.search": 5,
     "scaling.elastic": 6,
     "cli": 7, "cli_estimators": 7, "cli_tune": 7, "cli_library": 7, "cli_scale": 7, "cli_elastic": 7, "cli_models": 7,

@@ -182,22 +182,19 @@ def cmd_scale(args: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def cmd_demo(args: argparse.Namespace, extra: Sequence[str]) -> int:
     """A few-minute PARSEC search on the shipped dataset, then a short from-scratch training of its mode."""
-    from .search import DataConfig, NetConfig, SearchConfig, run_search
-    from .strategies import ParsecConfig
-    from .train import TrainConfig, train_genotype
+    from .demo import demo_search_config, demo_train_config
+    from .search import SearchConfig, run_search
+    from .train import train_genotype
 
     root = Path(args.run_dir or _run_dir("demo", None))
-    demo = SearchConfig(epochs=4, steps_per_epoch=25, net=NetConfig(num_cells=5, channels=8),
-                        data=DataConfig(batch_size=48), settings=ParsecConfig(samples=4, min_weight=1e-3))
-    config = load_config(SearchConfig, None, _overrides(extra), base=demo)  # flags go over the demo's defaults
+    config = load_config(SearchConfig, None, _overrides(extra), base=demo_search_config())  # flags go over it
     print(f"1/2  PARSEC search on the built-in {config.data.dataset} "
           f"({config.epochs} epochs x {config.steps_per_epoch} steps, K = {config.settings.samples})")
     result = run_search(config, root / "search", progress=not args.quiet)
     _print_search_summary(result)
     print("\n2/2  training the mode from scratch (short budget)")
-    train_cfg = TrainConfig(dataset=config.data.dataset, num_cells=5, channels=12, epochs=2, batch_size=64,
-                            cutout=0, steps_per_epoch=60)
-    out = train_genotype(result.architecture, train_cfg, root / "train", progress=not args.quiet)
+    out = train_genotype(result.architecture, demo_train_config(config.data.dataset), root / "train",
+                         progress=not args.quiet)
     print(f"\nmode trained from scratch: test accuracy {out['test_accuracy']:.4f} on {config.data.dataset} "
           f"({out['params_m']:.3f}M params); outputs in {root}")
     return 0
