@@ -80,7 +80,13 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "parsec+no-none": ("parsec", {"exclude_ops": ["none"]}, "robust + `none` excluded"),
     "parsec+floor": ("parsec", {"entropy_floor": 0.5}, "robust + entropy floor (0.5)"),
     "parsec+mixture": ("parsec", {"proposal_eps": 0.25}, "robust + defensive mixture (eps 0.25)"),
+    # temperature: beta on the per-example log-likelihood, between the default (beta 1 = 1 / batch of the summed
+    # form) and the paper's summed form (beta = batch size, 64 here)
+    "parsec+beta0.25": ("parsec", {"beta": 0.25}, "robust, beta 0.25 (per-example log-likelihood x 0.25)"),
+    "parsec+beta4": ("parsec", {"beta": 4.0}, "robust, beta 4 (per-example log-likelihood x 4)"),
+    "parsec+beta16": ("parsec", {"beta": 16.0}, "robust, beta 16 (per-example log-likelihood x 16)"),
 }
+TEMPERATURE = ["parsec", "parsec+beta0.25", "parsec+beta4", "parsec+beta16", "parsec-paper"]
 ABLATION = ["parsec-paper", "paper+example", "paper+baseline", "paper+warmup", "paper+mixture", "paper+floor",
             "paper+adaptive", "paper+no-none", "parsec", "parsec+no-none", "parsec+floor", "parsec+mixture"]
 PUBLISHED = [("DARTS-V1 (NB201 paper, Table 5)", "54.30 +- 0.00"), ("GDAS (NB201 paper)", "93.61 +- 0.09"),
