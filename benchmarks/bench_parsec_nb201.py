@@ -22,6 +22,7 @@ C = 16, 50 full epochs.
     PARSECNAS_DATA=/work/shared/data python benchmarks/bench_parsec_nb201.py --out /work/bench-out/nb201-parsec \\
         --variants parsec parsec-paper gdas darts rsps --seeds 0 1 2 3 4 --jobs 2
     PARSECNAS_DATA=... python benchmarks/bench_parsec_nb201.py --out ... --ablation --seeds 0 1 2 --jobs 2
+    PARSECNAS_DATA=... python benchmarks/bench_parsec_nb201.py --out ... --temperature --seeds 0 1 2 3 4 --jobs 2
 """
 
 from __future__ import annotations
@@ -85,8 +86,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "parsec+beta0.25": ("parsec", {"beta": 0.25}, "robust, beta 0.25 (per-example log-likelihood x 0.25)"),
     "parsec+beta4": ("parsec", {"beta": 4.0}, "robust, beta 4 (per-example log-likelihood x 4)"),
     "parsec+beta16": ("parsec", {"beta": 16.0}, "robust, beta 16 (per-example log-likelihood x 16)"),
+    # pi's step: Adam's steps are scale-free, so arch_lr bounds how fast pi can commit whatever w says
+    "parsec+lr0.005": ("parsec", {"arch_lr": 0.005}, "robust, arch_lr 0.005 (default 0.02)"),
 }
-TEMPERATURE = ["parsec", "parsec+beta0.25", "parsec+beta4", "parsec+beta16", "parsec-paper"]
+TEMPERATURE = ["parsec", "parsec+beta0.25", "parsec+beta4", "parsec+beta16", "parsec+lr0.005", "parsec-paper"]
 ABLATION = ["parsec-paper", "paper+example", "paper+baseline", "paper+warmup", "paper+mixture", "paper+floor",
             "paper+adaptive", "paper+no-none", "parsec", "parsec+no-none", "parsec+floor", "parsec+mixture"]
 PUBLISHED = [("DARTS-V1 (NB201 paper, Table 5)", "54.30 +- 0.00"), ("GDAS (NB201 paper)", "93.61 +- 0.09"),
@@ -192,7 +195,7 @@ def main() -> None:
     for key in ("epochs", "steps_per_epoch", "samples", "lr", "image_size"):
         if getattr(args, key) is not None:
             p[key] = getattr(args, key)
-    variants = ABLATION if args.ablation else args.variants
+    variants = ABLATION if args.ablation else TEMPERATURE if args.temperature else args.variants
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"protocol {args.protocol}: {p}; runs under {out}\n", flush=True)
@@ -235,6 +238,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["parsec", "parsec-paper", "gdas",
                                                                            "darts", "rsps"])
     p.add_argument("--ablation", action="store_true", help="run the ablation variants instead of --variants")
+    p.add_argument("--temperature", action="store_true",
+                   help="run the temperature variants (beta on the per-example log-likelihood) instead of --variants")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--epochs", type=int, default=None, help="override the protocol's")
     p.add_argument("--steps-per-epoch", dest="steps_per_epoch", type=int, default=None, help="override")
