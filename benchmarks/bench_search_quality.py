@@ -38,7 +38,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=DEMO.settings.samples, help="PARSEC's K")
     p.add_argument("--min-weight", type=float, default=DEMO.settings.min_weight)
     p.add_argument("--warmup-steps", type=int, default=None,
-                   help="PARSEC steps that train weights only (default: the preset's, robust: 25%% of the search)")
+                   help="PARSEC steps that train weights only (default: the preset's; both presets have none)")
     p.add_argument("--search-cells", type=int, default=DEMO.net.num_cells)
     p.add_argument("--search-channels", type=int, default=DEMO.net.channels)
     p.add_argument("--batch", type=int, default=DEMO.data.batch_size)
