@@ -36,7 +36,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Each preset's value for every remedy field (see :class:`ParsecConfig`). ``robust`` is Algorithm 1 with the
 per-example (tempered) likelihood: on the NB201 yardstick that one change took the derived cell from 86.7 to
 92-93% (CIFAR-10 table test accuracy), while the control variate, a warm-up and one resampled training pass per
-step each made it worse at the same step count (README, ``benchmarks/bench_parsec_nb201.py``)."""
+step each made it worse at the same step count, and neither a hotter or colder likelihood (beta 0.25, 4, 16) nor
+a smaller ``arch_lr`` (0.005) beat beta 1 (README, ``benchmarks/bench_parsec_nb201.py --temperature``)."""
 
 
 @dataclass(frozen=True)
